@@ -1,0 +1,355 @@
+//! Applying a provider report to its order, in one transaction with the order
+//! row locked: the state machine, history, exceptions, settlements, the
+//! order event for `pse.orders`, and the inbox bookkeeping commit together or
+//! not at all.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Timestamptz};
+use shared::db::DbError;
+use shared::db::checks::{self, OrderLink};
+use shared::db::exceptions::{self, NewException};
+use shared::db::inbox;
+use shared::db::models::{NewOrderEvent, OrderRow};
+use shared::db::orders as order_queries;
+use shared::db::outbox::{self, NewMessage, PendingMessage};
+use shared::db::schema::{order_events, orders, settlements};
+use shared::domain::reconcile::{Observation, decide};
+use shared::domain::{Currency, ExceptionKind, Money, OrderState};
+use shared::providers::check::{PaymentReport, RecordedCall};
+use shared::queue::message::{Cause, Exchange};
+
+/// What applying a report did, for logs, metrics and the inbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub outcome: String,
+    pub moved: Option<(OrderState, OrderState)>,
+    /// The order event written for `pse.orders`, to publish after the commit.
+    pub message: Option<PendingMessage>,
+    pub exceptions: Vec<ExceptionKind>,
+}
+
+fn fmt_amount(m: Option<Money>) -> String {
+    m.map(|m| m.display_major())
+        .unwrap_or_else(|| "no amount".to_owned())
+}
+
+/// Applies `report`; `calls` (the provider calls that produced it) are stored
+/// in the same transaction, so a recorded check and its effect are one fact.
+pub fn apply(
+    conn: &mut PgConnection,
+    report: &PaymentReport,
+    cause: &Cause,
+    order_expiry: Duration,
+    calls: &[RecordedCall],
+) -> Result<Applied, DbError> {
+    conn.transaction(|conn| {
+        // Lock the order before anything else touches it: inserting the calls
+        // first would take a key-share lock through their foreign key, and two
+        // checks of one order would then deadlock upgrading to this lock.
+        let order: Option<OrderRow> = orders::table
+            .filter(orders::provider.eq(report.provider.as_str()))
+            .filter(orders::provider_payment_id.eq(&report.payment_id))
+            .for_update()
+            .select(OrderRow::as_select())
+            .first(conn)
+            .optional()?;
+        let link = match &order {
+            Some(o) => OrderLink::Known(o.id),
+            None => OrderLink::None,
+        };
+        checks::record(conn, calls, link, cause.inbox_id())?;
+        let applied = match order {
+            None => no_order(conn, report)?,
+            Some(order) => with_order(conn, order, report, cause, order_expiry)?,
+        };
+        if let Some(inbox_id) = cause.inbox_id() {
+            inbox::mark_processed(conn, inbox_id, &applied.outcome)?;
+        }
+        Ok(applied)
+    })
+}
+
+/// Money reported for an id no order expects is an `unknown_payment`: finance
+/// must see it. Anything else about an unknown id is only noted.
+fn no_order(conn: &mut PgConnection, report: &PaymentReport) -> Result<Applied, DbError> {
+    if report.maps_to != OrderState::Paid {
+        return Ok(Applied {
+            outcome: "no_order".to_owned(),
+            moved: None,
+            message: None,
+            exceptions: Vec::new(),
+        });
+    }
+    let money_id = report
+        .settlement_id
+        .as_deref()
+        .unwrap_or(&report.payment_id);
+    exceptions::open(
+        conn,
+        &NewException {
+            order_id: None,
+            provider: report.provider,
+            provider_payment_id: Some(report.payment_id.clone()),
+            kind: ExceptionKind::UnknownPayment,
+            detail: format!(
+                "{} reports a successful payment ({}, status {}) for {}, which no order expects",
+                report.provider,
+                fmt_amount(report.amount),
+                report.status,
+                money_id
+            ),
+            // One per provider payment: a Belvo intent's status and its
+            // transaction are two reports about the same money.
+            dedup_key: format!("unknown_payment:{}:{}", report.provider, report.payment_id),
+            expected_amount_minor: None,
+            provider_amount_minor: report.amount.map(|m| m.minor_units()),
+            currency: report.amount.map(|m| m.currency().code().to_owned()),
+        },
+    )?;
+    if let Some(sid) = &report.settlement_id {
+        record_settlement(conn, report, sid, None)?;
+    }
+    Ok(Applied {
+        outcome: "unknown_payment".to_owned(),
+        moved: None,
+        message: None,
+        exceptions: vec![ExceptionKind::UnknownPayment],
+    })
+}
+
+/// Records a movement of money; true when it was not known before.
+fn record_settlement(
+    conn: &mut PgConnection,
+    report: &PaymentReport,
+    settlement_id: &str,
+    order_id: Option<uuid::Uuid>,
+) -> Result<bool, DbError> {
+    let inserted = diesel::insert_into(settlements::table)
+        .values((
+            settlements::provider.eq(report.provider.as_str()),
+            settlements::settlement_id.eq(settlement_id),
+            settlements::order_id.eq(order_id),
+            settlements::amount_minor.eq(report.amount.map(|m| m.minor_units())),
+            settlements::currency.eq(report.amount.map(|m| m.currency().code())),
+        ))
+        .on_conflict((settlements::provider, settlements::settlement_id))
+        .do_nothing()
+        .execute(conn)?;
+    Ok(inserted == 1)
+}
+
+fn with_order(
+    conn: &mut PgConnection,
+    order: OrderRow,
+    report: &PaymentReport,
+    cause: &Cause,
+    order_expiry: Duration,
+) -> Result<Applied, DbError> {
+    let now = Utc::now();
+    let current: OrderState = order
+        .state
+        .parse()
+        .map_err(|e| DbError::Task(format!("order {}: {e}", order.id)))?;
+    let expected = order
+        .currency
+        .parse::<Currency>()
+        .ok()
+        .and_then(|c| Money::new(order.amount_minor, c).ok());
+    let observation = Observation {
+        reported: report.maps_to,
+        amount_matches: report.amount.is_some() && report.amount == expected,
+        past_expiry: (now - order.created_at).to_std().unwrap_or_default() >= order_expiry,
+    };
+    let decision = decide(current, &observation);
+    if let Some(next) = decision.next
+        && !current.can_transition_to(next)
+    {
+        return Err(DbError::Task(format!(
+            "refusing {current} -> {next} for order {}: not an allowed transition",
+            order.id
+        )));
+    }
+    let mut raised = decision.exceptions.clone();
+
+    // A second, distinct movement of money for the same order is a duplicate payment.
+    if let Some(sid) = &report.settlement_id
+        && record_settlement(conn, report, sid, Some(order.id))?
+    {
+        let earlier: i64 = settlements::table
+            .filter(settlements::order_id.eq(order.id))
+            .filter(settlements::settlement_id.ne(sid))
+            .count()
+            .get_result(conn)?;
+        if earlier > 0 {
+            raised.push(ExceptionKind::DuplicatePayment);
+        }
+    }
+
+    let state = decision.next.unwrap_or(current);
+    let keep_checking = state.is_open();
+    // A non-final status read after a final one is stale; it does not replace the status shown.
+    let settled = current.is_final() || current == OrderState::NeedsReview;
+    let provider_status = if settled && !report.maps_to.is_final() {
+        order.provider_status.clone()
+    } else {
+        Some(report.status.clone())
+    };
+    let updated: OrderRow = diesel::update(orders::table.find(order.id))
+        .set((
+            orders::state.eq(state.as_str()),
+            orders::provider_status.eq(provider_status),
+            orders::pse_cus.eq(report.pse_cus.as_ref().or(order.pse_cus.as_ref())),
+            orders::bank_code.eq(report.bank_code.as_ref().or(order.bank_code.as_ref())),
+            orders::provider_amount_minor.eq(report
+                .amount
+                .map(|m| m.minor_units())
+                .or(order.provider_amount_minor)),
+            orders::last_checked_at.eq(now),
+            // The latest webhook about the order (for the report's webhook_received_at).
+            orders::last_webhook_at.eq(diesel::dsl::sql::<Nullable<Timestamptz>>(&match cause.inbox_id() {
+                Some(id) => format!(
+                    "GREATEST(last_webhook_at, (SELECT received_at FROM webhook_events WHERE id = {id}))"
+                ),
+                None => "last_webhook_at".to_owned(),
+            })),
+            orders::updated_at.eq(now),
+            orders::next_check_at.eq(if keep_checking {
+                order.next_check_at
+            } else {
+                None
+            }),
+        ))
+        .returning(OrderRow::as_returning())
+        .get_result(conn)?;
+
+    for kind in &raised {
+        exceptions::open(
+            conn,
+            &exception_for(*kind, &order, current, report, expected),
+        )?;
+    }
+
+    let moved = decision.next.map(|next| (current, next));
+    let mut message = None;
+    if let Some((from, to)) = moved {
+        let event_id: i64 = diesel::insert_into(order_events::table)
+            .values(NewOrderEvent {
+                order_id: order.id,
+                from_state: Some(from.as_str()),
+                to_state: to.as_str(),
+                cause: &cause.label(),
+                provider_status: Some(&report.status),
+                webhook_event_id: cause.inbox_id(),
+                at: now,
+                order_created_at: order.created_at,
+            })
+            .returning(order_events::id)
+            .get_result(conn)?;
+        // The merchant's other systems hear about it through the outbox, so the
+        // announcement commits with the change and is never lost.
+        if let Some(json) = order_queries::with_details(conn, vec![updated])?.pop() {
+            message = outbox::insert(
+                conn,
+                &NewMessage {
+                    exchange: Exchange::Orders,
+                    routing_key: format!("order.{}", to.as_str()),
+                    message_id: format!("order-{}-{event_id}", order.id),
+                    payload: serde_json::to_value(&json)
+                        .map_err(|e| DbError::Task(e.to_string()))?,
+                    inbox_id: cause.inbox_id(),
+                },
+            )?;
+        }
+    }
+    let outcome = match moved {
+        Some((from, to)) => format!("moved:{from}->{to}"),
+        None if raised.is_empty() => "unchanged".to_owned(),
+        None => format!(
+            "flagged:{}",
+            raised
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    };
+    Ok(Applied {
+        outcome,
+        moved,
+        message,
+        exceptions: raised,
+    })
+}
+
+fn exception_for(
+    kind: ExceptionKind,
+    order: &OrderRow,
+    current: OrderState,
+    report: &PaymentReport,
+    expected: Option<Money>,
+) -> NewException {
+    let (detail, dedup_key) = match kind {
+        ExceptionKind::AmountMismatch => (
+            format!(
+                "order expects {}; {} reports {} (status {})",
+                fmt_amount(expected),
+                report.provider,
+                fmt_amount(report.amount),
+                report.status
+            ),
+            format!(
+                "amount_mismatch:{}:{}",
+                order.id,
+                report
+                    .amount
+                    .map(|m| format!("{}{}", m.minor_units(), m.currency()))
+                    .unwrap_or_else(|| "none".to_owned())
+            ),
+        ),
+        ExceptionKind::StatusConflict => (
+            format!(
+                "order was {current}; {} now reports {}",
+                report.provider, report.status
+            ),
+            format!("status_conflict:{}:{current}:{}", order.id, report.status),
+        ),
+        ExceptionKind::LateSuccess => (
+            format!(
+                "{} reports {} ({}) after the order expired",
+                report.provider,
+                report.status,
+                fmt_amount(report.amount)
+            ),
+            format!("late_success:{}", order.id),
+        ),
+        ExceptionKind::DuplicatePayment => {
+            let sid = report.settlement_id.as_deref().unwrap_or("?");
+            (
+                format!(
+                    "{} reports another payment {sid} ({}) for an order that already has one",
+                    report.provider,
+                    fmt_amount(report.amount)
+                ),
+                format!("duplicate_payment:{}:{sid}", report.provider),
+            )
+        }
+        other => (
+            format!("{other}: {} reports {}", report.provider, report.status),
+            format!("{other}:{}:{}", order.id, report.status),
+        ),
+    };
+    NewException {
+        order_id: Some(order.id),
+        provider: report.provider,
+        provider_payment_id: Some(order.provider_payment_id.clone()),
+        kind,
+        detail,
+        dedup_key,
+        expected_amount_minor: Some(order.amount_minor),
+        provider_amount_minor: report.amount.map(|m| m.minor_units()),
+        currency: Some(order.currency.clone()),
+    }
+}

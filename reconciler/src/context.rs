@@ -1,0 +1,19 @@
+//! What every part of the worker shares.
+
+use std::sync::Arc;
+
+use shared::Config;
+use shared::db::Db;
+use shared::metrics::Metrics;
+use shared::providers::Connectors;
+use shared::queue::Broker;
+use shared::queue::relay::Relay;
+
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub broker: Broker,
+    pub connectors: Connectors,
+    pub metrics: Arc<Metrics>,
+    pub relay: Relay,
+}

@@ -1,0 +1,17 @@
+//! reconciler: consumes webhook events, re-queries providers, moves orders
+//! through the state machine, retries, dead-letters and sweeps.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod apply;
+pub mod archiver;
+pub mod cli;
+pub mod consumer;
+pub mod context;
+pub mod handle;
+pub mod ops;
+pub mod schedule;
+pub mod sweeper;
+pub mod worker;
+
+pub use worker::Worker;

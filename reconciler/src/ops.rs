@@ -1,0 +1,87 @@
+//! The reconciler's operator endpoints: `/healthz`, `/readyz`, `/metrics`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use diesel::prelude::*;
+use serde_json::json;
+use shared::db::outbox;
+use shared::db::schema::orders;
+
+use crate::context::Ctx;
+
+pub struct OpsState {
+    pub ctx: Arc<Ctx>,
+    /// Set while the consumer task runs.
+    pub consuming: Arc<AtomicBool>,
+}
+
+pub fn serve(listener: TcpListener, state: OpsState) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route(
+                "/healthz",
+                web::get().to(|| async { HttpResponse::Ok().json(json!({"status": "ok"})) }),
+            )
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run())
+}
+
+async fn readyz(state: web::Data<OpsState>) -> HttpResponse {
+    let database = state.ctx.db.ping().await.is_ok();
+    let broker = state.ctx.broker.is_connected();
+    let consuming = state.consuming.load(Ordering::SeqCst);
+    let ok = |b: bool| if b { "ok" } else { "unavailable" };
+    let body = json!({
+        "status": if database && broker && consuming { "ready" } else { "not_ready" },
+        "checks": {"database": ok(database), "broker": ok(broker), "consumer": ok(consuming)},
+    });
+    if database && broker && consuming {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics(state: web::Data<OpsState>) -> HttpResponse {
+    let m = state.ctx.metrics.clone();
+    let refreshed = state
+        .ctx
+        .db
+        .run(|conn| {
+            let counts: Vec<(String, i64)> = orders::table
+                .group_by(orders::state)
+                .select((orders::state, diesel::dsl::count_star()))
+                .load(conn)?;
+            Ok((counts, outbox::backlog(conn)?))
+        })
+        .await;
+    if let Ok((counts, backlog)) = refreshed {
+        for state in shared::domain::OrderState::ALL {
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == state.as_str())
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            m.orders_by_state
+                .with_label_values(&[state.as_str()])
+                .set(n);
+        }
+        m.outbox_backlog
+            .with_label_values(&[] as &[&str])
+            .set(backlog);
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(m.render())
+}

@@ -1,0 +1,246 @@
+//! Catches what webhooks miss. Every `SWEEP_INTERVAL_SECS` the process that
+//! holds a PostgreSQL advisory lock (one at a time across reconcilers) queues
+//! a re-check of every open order whose next check is due, and flags orders
+//! whose schedule ended without a final status as `stale_pending`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection};
+use shared::db::DbError;
+use shared::db::exceptions::{self, NewException};
+use shared::db::outbox::{self, NewMessage, PendingMessage};
+use shared::db::schema::orders;
+use shared::domain::{ExceptionKind, OrderState, Provider};
+use shared::providers::webhook::CheckTarget;
+use shared::queue::message::{Cause, CheckMessage, Exchange};
+use tokio::sync::watch;
+
+use crate::context::Ctx;
+use crate::schedule;
+
+/// Names the sweeper's advisory lock ("PSE_SWEE").
+const SWEEPER_LOCK_KEY: i64 = 0x5053_455f_5357_4545;
+/// Orders handled per transaction.
+const BATCH: i64 = 500;
+
+pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
+    let mut leader: Option<PgConnection> = None;
+    loop {
+        // Wait first: a restart does not sweep at once, so many reconcilers
+        // restarting together do not all hit the providers in the same second.
+        tokio::select! {
+            _ = tokio::time::sleep(ctx.config.sweep_interval) => {}
+            _ = shutdown.changed() => if *shutdown.borrow() { return },
+        }
+        leader = keep_leadership(&ctx, leader).await;
+        if leader.is_some() {
+            match sweep(&ctx).await {
+                Ok(SweepSummary { queued, stale, .. }) if queued + stale > 0 => {
+                    tracing::info!(queued, stale, "sweep queued re-checks");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweep failed; will retry next interval"),
+            }
+        }
+    }
+}
+
+/// Keeps (or tries to take) the advisory lock on a dedicated connection: the
+/// lock lives as long as that session, so a crashed leader frees it at once.
+async fn keep_leadership(ctx: &Ctx, held: Option<PgConnection>) -> Option<PgConnection> {
+    let url = ctx.config.database_url.expose().to_owned();
+    tokio::task::spawn_blocking(move || {
+        if let Some(mut conn) = held {
+            if diesel::sql_query("SELECT 1").execute(&mut conn).is_ok() {
+                return Some(conn);
+            }
+            tracing::warn!("lost the sweeper's database session; re-electing");
+        }
+        let mut conn = PgConnection::establish(&url).ok()?;
+        #[derive(QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            locked: bool,
+        }
+        let got: Locked = diesel::sql_query(format!(
+            "SELECT pg_try_advisory_lock({SWEEPER_LOCK_KEY}) AS locked"
+        ))
+        .get_result(&mut conn)
+        .ok()?;
+        if got.locked {
+            tracing::info!("this reconciler is the active sweeper");
+            Some(conn)
+        } else {
+            None
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepSummary {
+    pub queued: usize,
+    pub stale: usize,
+    /// Rows looked at, including finished expired orders that needed no message.
+    pub handled: usize,
+}
+
+/// One sweep: queues every due re-check (in batches) and nudges the relay.
+pub async fn sweep(ctx: &Ctx) -> Result<SweepSummary, DbError> {
+    let enabled: Vec<(Provider, &'static str)> = ctx
+        .connectors
+        .enabled()
+        .filter_map(|p| ctx.connectors.get(p).map(|c| (p, c.payment_object_type())))
+        .collect();
+    let offsets = schedule::offsets(
+        ctx.config.pending_recheck_after,
+        ctx.config.order_expiry,
+        ctx.config.stale_after,
+    );
+    let grace = ctx.config.pending_recheck_after;
+    let mut total = SweepSummary::default();
+    loop {
+        let (enabled, offsets) = (enabled.clone(), offsets.clone());
+        let (batch, messages) = ctx
+            .db
+            .run(move |conn| sweep_batch(conn, &enabled, &offsets, grace, Utc::now()))
+            .await?;
+        total.queued += batch.queued;
+        total.stale += batch.stale;
+        total.handled += batch.handled;
+        ctx.relay.publish_now(messages);
+        if batch.handled < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Due {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: uuid::Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    provider: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    provider_payment_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    state: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    check_count: i32,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+fn sweep_batch(
+    conn: &mut PgConnection,
+    enabled: &[(Provider, &'static str)],
+    offsets: &[Duration],
+    grace: Duration,
+    now: DateTime<Utc>,
+) -> Result<(SweepSummary, Vec<PendingMessage>), DbError> {
+    let names: Vec<&str> = enabled.iter().map(|(p, _)| p.as_str()).collect();
+    conn.transaction(|conn| {
+        let due: Vec<Due> = diesel::sql_query(
+            "SELECT id, provider, provider_payment_id, state, check_count, created_at FROM orders \
+             WHERE next_check_at <= $1 AND state IN ('pending', 'processing', 'expired') \
+               AND provider = ANY($2) \
+             ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&names)
+        .bind::<diesel::sql_types::BigInt, _>(BATCH)
+        .load(conn)?;
+        let mut summary = SweepSummary::default();
+        let mut messages = Vec::new();
+        let at = |d: &Due, offset: Duration| d.created_at + chrono::Duration::from_std(offset).unwrap_or_default();
+        summary.handled = due.len();
+        for order in due {
+            let Ok(provider) = order.provider.parse::<Provider>() else { continue };
+            let n = usize::try_from(order.check_count).unwrap_or(0);
+            if n < offsets.len() {
+                let object_type = enabled
+                    .iter()
+                    .find(|(p, _)| *p == provider)
+                    .map(|(_, t)| *t)
+                    .unwrap_or("payment");
+                let message = CheckMessage {
+                    target: CheckTarget {
+                        provider,
+                        object_type: object_type.to_owned(),
+                        object_id: order.provider_payment_id.clone(),
+                    },
+                    event_type: "sweep".to_owned(),
+                    cause: Cause::Sweep { order_id: order.id },
+                };
+                let pending = outbox::insert(
+                    conn,
+                    &NewMessage {
+                        exchange: Exchange::Events,
+                        routing_key: format!("{provider}.sweep"),
+                        message_id: format!("sweep-{}-{n}", order.id),
+                        payload: serde_json::to_value(&message).map_err(|e| DbError::Task(e.to_string()))?,
+                        inbox_id: None,
+                    },
+                )?;
+                messages.extend(pending);
+                // After the last check, one more wake-up (a grace period later) to judge it.
+                let next = offsets
+                    .get(n + 1)
+                    .map(|o| at(&order, *o))
+                    .unwrap_or_else(|| at(&order, offsets[offsets.len() - 1] + grace));
+                diesel::update(orders::table.find(order.id))
+                    .set((orders::check_count.eq(order.check_count + 1), orders::next_check_at.eq(next)))
+                    .execute(conn)?;
+                summary.queued += 1;
+            } else {
+                // The schedule is over. An order still waiting for a final status
+                // needs a person; an expired one simply stays expired.
+                let state: Option<OrderState> = order.state.parse().ok();
+                if matches!(state, Some(OrderState::Pending | OrderState::Processing)) {
+                    exceptions::open(
+                        conn,
+                        &NewException {
+                            order_id: Some(order.id),
+                            provider,
+                            provider_payment_id: Some(order.provider_payment_id.clone()),
+                            kind: ExceptionKind::StalePending,
+                            detail: format!(
+                                "still {} after {} checks over {}; {} never reported a final status",
+                                order.state,
+                                offsets.len(),
+                                human(offsets.last().copied().unwrap_or_default()),
+                                provider
+                            ),
+                            dedup_key: format!("stale_pending:{}", order.id),
+                            expected_amount_minor: None,
+                            provider_amount_minor: None,
+                            currency: None,
+                        },
+                    )?;
+                    summary.stale += 1;
+                }
+                diesel::update(orders::table.find(order.id))
+                    .set(orders::next_check_at.eq(None::<DateTime<Utc>>))
+                    .execute(conn)?;
+            }
+        }
+        Ok((summary, messages))
+    })
+}
+
+/// `24h`, `90m`, `5s`: the largest whole unit.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 && s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s >= 60 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}

@@ -1,0 +1,110 @@
+//! The long-running reconciler: consumer, dead-letter archiver, sweeper,
+//! outbox relay and operator endpoints, started together and stopped together.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use shared::{Config, bootstrap};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::context::Ctx;
+use crate::{archiver, consumer, ops, sweeper};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Boot(#[from] bootstrap::BootError),
+    #[error("cannot listen on {addr}: {source}; set RECONCILER_HTTP_ADDR to a free address")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Worker {
+    pub ctx: Arc<Ctx>,
+    ops_port: u16,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    ops: actix_web::dev::ServerHandle,
+}
+
+/// Builds the shared context (also used by the CLI commands).
+pub async fn context(config: Config, name: &str) -> Result<Arc<Ctx>, StartError> {
+    let parts = bootstrap::start(&config, name).await?;
+    Ok(Arc::new(Ctx {
+        config: Arc::new(config),
+        db: parts.db,
+        broker: parts.broker,
+        connectors: parts.connectors,
+        metrics: parts.metrics,
+        relay: parts.relay,
+    }))
+}
+
+impl Worker {
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let addr = config.reconciler_http_addr;
+        let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let ops_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let ctx = context(config, "reconciler").await?;
+        let (shutdown, rx) = watch::channel(false);
+        let consuming = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        {
+            let (ctx, rx, flag) = (ctx.clone(), rx.clone(), consuming.clone());
+            tasks.push(tokio::spawn(async move {
+                flag.store(true, Ordering::SeqCst);
+                consumer::run(ctx, rx).await;
+                flag.store(false, Ordering::SeqCst);
+            }));
+        }
+        tasks.push(tokio::spawn(archiver::run(ctx.clone(), rx.clone())));
+        tasks.push(tokio::spawn(sweeper::run(ctx.clone(), rx)));
+        let server = ops::serve(
+            listener,
+            ops::OpsState {
+                ctx: ctx.clone(),
+                consuming,
+            },
+        )
+        .map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let ops = server.handle();
+        tokio::spawn(server);
+        tracing::info!(
+            ops_port,
+            concurrency = ctx.config.reconciler_concurrency,
+            "reconciler started"
+        );
+        Ok(Self {
+            ctx,
+            ops_port,
+            shutdown,
+            tasks,
+            ops,
+        })
+    }
+
+    pub fn ops_port(&self) -> u16 {
+        self.ops_port
+    }
+
+    /// Stops taking messages, finishes those in flight, then closes everything.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.ops.stop(true).await;
+        self.ctx.broker.close().await;
+        tracing::info!("reconciler stopped");
+    }
+}

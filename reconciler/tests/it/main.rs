@@ -1,0 +1,13 @@
+//! Reconciler integration tests: real PostgreSQL and RabbitMQ, providers faked
+//! by the in-process sandbox speaking their documented wire formats.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+mod concurrency;
+mod end_to_end;
+mod exceptions;
+mod failures;
+mod mapping;
+mod report_cli;
+mod sweeper;

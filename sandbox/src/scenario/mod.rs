@@ -1,0 +1,19 @@
+//! `pse-sandbox scenario NAME`: end-to-end scenarios that drive a running
+//! product (webhook-api + reconciler) and a running sandbox the way a merchant
+//! and the providers would, then check the reconciliation report.
+//!
+//! - [`plan`]: what each scenario does and expects (pure, unit-tested);
+//! - [`run`]: plays the plans, shows progress, compares the report;
+//! - [`summary`]: the report's summary, expected vs observed, printing;
+//! - [`product`]: the product's HTTP API;
+//! - [`options`]: flags and environment.
+
+pub mod options;
+pub mod plan;
+pub mod product;
+pub mod run;
+pub mod summary;
+
+pub use options::Options;
+pub use plan::{Case, PaymentPlan, ScenarioInfo, Step, scenarios};
+pub use run::{Verdict, run};

@@ -1,0 +1,925 @@
+//! Plays a scenario against a running product and sandbox: every payment is
+//! a task (create it at the sandbox, register the order, move it, deliver
+//! webhooks); one poller lists the orders each second for the progress line
+//! and the waits; at the end the reconciliation report is compared with what
+//! the plans expect.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use shared::domain::{OrderState, Provider};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::options::Options;
+use super::plan::{self, PaymentPlan, Step};
+use super::product::{NewOrder, Product, ProductError};
+use super::summary::{self, OrderView, Summary};
+use crate::{AdminClient, Fault, NewPayment, StatusChange, WebhookRequest, WebhookTarget};
+
+/// How often the orders are listed.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// After everything looks settled, how long to wait for stragglers (a late
+/// duplicate check could still add an exception) before the final reading.
+const QUIET_PERIOD: Duration = Duration::from_secs(2);
+/// How long to wait for the product and the sandbox to answer at the start.
+const STARTUP_WAIT: Duration = Duration::from_secs(60);
+
+/// What a run concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every order reached its expected state and the summary matches.
+    Matched,
+    /// Something differs (printed).
+    Differs,
+}
+
+/// The orders of this run as last listed.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    orders: HashMap<String, OrderView>,
+    /// Listings completed so far.
+    polls: u64,
+    last_error: Option<String>,
+}
+
+struct Ctx {
+    admin: AdminClient,
+    product: Product,
+    run_id: String,
+    scenario: String,
+    webhook_url: String,
+    snapshot: watch::Receiver<Snapshot>,
+    fault_locks: HashMap<Provider, Arc<Mutex<()>>>,
+    deadline: Instant,
+}
+
+/// What one payment's task did.
+#[derive(Debug, Clone)]
+struct Played {
+    index: usize,
+    provider_payment_id: Option<String>,
+    /// What went wrong: the scenario fails (the run goes on).
+    problems: Vec<String>,
+    /// What looked odd without failing it (a webhook nobody answered: the sweeper covers it).
+    warnings: Vec<String>,
+}
+
+const PAYERS: [(&str, &str); 8] = [
+    ("Ana María Gómez", "1033711400"),
+    ("Carlos Andrés Restrepo", "79456123"),
+    ("Luisa Fernanda Ortiz", "52789456"),
+    ("Juan Pablo Herrera", "1020304050"),
+    ("Valentina Rojas", "1098765432"),
+    ("Santiago Muñoz", "80123456"),
+    ("Camila Torres", "43567890"),
+    ("Andrés Felipe Castro", "1152698741"),
+];
+
+fn new_run_id() -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut n = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
+        ^ (u64::from(std::process::id()) << 40);
+    let mut id = String::new();
+    for _ in 0..6 {
+        id.push(char::from(DIGITS[usize::try_from(n % 36).unwrap_or(0)]));
+        n /= 36;
+    }
+    id
+}
+
+fn new_order(plan: &PaymentPlan, ctx: &Ctx, provider_payment_id: &str) -> NewOrder {
+    let (name, document) = PAYERS[plan.index % PAYERS.len()];
+    let user: String = name
+        .split_whitespace()
+        .next()
+        .unwrap_or("payer")
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_lowercase();
+    NewOrder {
+        reference: plan.reference(&ctx.run_id),
+        provider: plan.provider.as_str().to_owned(),
+        provider_payment_id: provider_payment_id.to_owned(),
+        amount_minor: plan.amount_minor,
+        description: format!(
+            "{} {}: {} via {}",
+            ctx.scenario,
+            ctx.run_id,
+            plan.case.name(),
+            plan.provider
+        ),
+        payer_document: document.to_owned(),
+        payer_email: format!("{user}.{}@example.com", plan.index),
+        payer_name: name.to_owned(),
+    }
+}
+
+/// Checks what webhook-api answered to the sandbox's deliveries. A refusal of
+/// the credentials is fatal (nothing would work); no answer or a 5xx is noted
+/// (the sweeper should still catch the change).
+fn check_deliveries(
+    provider: Provider,
+    what: &str,
+    codes: &[u16],
+    webhook_url: &str,
+) -> Result<Vec<String>, String> {
+    let mut notes = Vec::new();
+    for &code in codes {
+        match code {
+            200..=299 => {}
+            401 => {
+                let hint = match provider {
+                    Provider::Mono => {
+                        "the Mono signing secret given to this runner (MONO_WEBHOOK_SECRET) is not one of webhook-api's MONO_WEBHOOK_SECRETS"
+                    }
+                    Provider::Belvo => {
+                        "BELVO_WEBHOOK_AUTH given to this runner is not one of webhook-api's BELVO_WEBHOOK_AUTH"
+                    }
+                    Provider::Tpaga => {
+                        "TPAGA_WEBHOOK_TOKEN given to this runner differs from webhook-api's"
+                    }
+                };
+                return Err(format!(
+                    "webhook-api refused a {provider} webhook ({what}) with 401: {hint}"
+                ));
+            }
+            404 => {
+                return Err(format!(
+                    "webhook-api answered 404 to a {provider} webhook ({what}): {provider} is disabled there \
+                     (its credentials or webhook secret are not configured), or {webhook_url} is not webhook-api"
+                ));
+            }
+            0 => notes.push(format!(
+                "{what}: a {provider} webhook got no answer from {webhook_url}"
+            )),
+            c if c >= 500 => notes.push(format!(
+                "{what}: webhook-api answered {c} to a {provider} webhook"
+            )),
+            c => {
+                return Err(format!(
+                    "webhook-api answered {c} to a {provider} webhook ({what})"
+                ));
+            }
+        }
+    }
+    Ok(notes)
+}
+
+fn order_error(e: ProductError, reference: &str) -> String {
+    match e.status() {
+        Some(401) => {
+            "webhook-api refused the merchant key (401): set MERCHANT_KEY / --merchant-key to a merchant key in its API_KEYS".to_owned()
+        }
+        Some(403) => "the merchant key may not create orders (403): give it the merchant or admin role in API_KEYS".to_owned(),
+        _ => format!("registering order {reference}: {e}"),
+    }
+}
+
+impl Ctx {
+    /// Waits until the order satisfies `ok` (Ok) or the deadline passes (Err with the last view).
+    async fn wait_for(
+        &self,
+        reference: &str,
+        ok: impl Fn(&OrderView) -> bool,
+    ) -> Result<OrderView, Option<OrderView>> {
+        let mut rx = self.snapshot.clone();
+        loop {
+            let current = rx.borrow_and_update().orders.get(reference).cloned();
+            if let Some(o) = &current
+                && ok(o)
+            {
+                return Ok(o.clone());
+            }
+            match tokio::time::timeout_at(self.deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Err(current),
+            }
+        }
+    }
+}
+
+/// Plays one payment. `Err` stops the whole run (a configuration problem).
+async fn play(ctx: Arc<Ctx>, plan: PaymentPlan) -> Result<Played, String> {
+    tokio::time::sleep(plan.start_after).await;
+    let provider = plan.provider;
+    let reference = plan.reference(&ctx.run_id);
+    // Tpaga's order_id holds at most 20 characters; the sandbox only shows it.
+    let sandbox_reference: String = reference.chars().take(20).collect();
+    let created = ctx
+        .admin
+        .create_payment_with(&NewPayment {
+            provider: provider.as_str().to_owned(),
+            amount_minor: plan.amount_minor,
+            reference: Some(sandbox_reference),
+        })
+        .await
+        .map_err(|e| format!("creating a {provider} payment at the sandbox: {e}"))?;
+    let id = created.provider_payment_id;
+    let mut played = Played {
+        index: plan.index,
+        provider_payment_id: Some(id.clone()),
+        problems: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if plan.register {
+        ctx.product
+            .create_order(&new_order(&plan, &ctx, &id))
+            .await
+            .map_err(|e| order_error(e, &reference))?;
+    }
+    let mut _fault_lock: Option<OwnedMutexGuard<()>> = None;
+    for step in &plan.steps {
+        match step {
+            Step::Move {
+                status,
+                webhooks,
+                reported_amount_minor,
+            } => {
+                let change = StatusChange {
+                    status: (*status).to_owned(),
+                    reported_amount_minor: *reported_amount_minor,
+                    webhooks: Some(*webhooks),
+                };
+                let changed = ctx
+                    .admin
+                    .set_status(provider.as_str(), &id, &change)
+                    .await
+                    .map_err(|e| format!("moving {reference} to {status} at the sandbox: {e}"))?;
+                let what = format!("{reference} -> {status}");
+                played.warnings.extend(check_deliveries(
+                    provider,
+                    &what,
+                    &changed.webhook_responses,
+                    &ctx.webhook_url,
+                )?);
+            }
+            Step::Deliver { claimed, count } => {
+                let request = WebhookRequest {
+                    claimed_status: claimed.map(str::to_owned),
+                    signed: None,
+                    count: Some(*count),
+                };
+                let delivered = ctx
+                    .admin
+                    .deliver_webhook(provider.as_str(), &id, &request)
+                    .await
+                    .map_err(|e| format!("delivering a webhook for {reference}: {e}"))?;
+                let what = format!("{reference} webhook again");
+                played.warnings.extend(check_deliveries(
+                    provider,
+                    &what,
+                    &delivered.responses,
+                    &ctx.webhook_url,
+                )?);
+            }
+            Step::Forge { claimed } => {
+                let before = ctx
+                    .product
+                    .order(&reference)
+                    .await
+                    .map_err(|e| format!("reading {reference}: {e}"))?
+                    .and_then(|o| o.last_checked_at);
+                let request = WebhookRequest {
+                    claimed_status: Some((*claimed).to_owned()),
+                    signed: None,
+                    count: Some(1),
+                };
+                let delivered = ctx
+                    .admin
+                    .deliver_webhook(provider.as_str(), &id, &request)
+                    .await
+                    .map_err(|e| format!("delivering a forged webhook for {reference}: {e}"))?;
+                let what = format!("{reference} forged {claimed}");
+                played.warnings.extend(check_deliveries(
+                    provider,
+                    &what,
+                    &delivered.responses,
+                    &ctx.webhook_url,
+                )?);
+                match ctx
+                    .wait_for(&reference, |o| o.last_checked_at != before)
+                    .await
+                {
+                    Ok(o) if o.state == OrderState::Paid.as_str() => played.problems.push(format!(
+                        "{reference}: a webhook claiming {claimed} paid the order although the {provider} API said {}",
+                        o.provider_status.as_deref().unwrap_or("otherwise")
+                    )),
+                    Ok(_) => {}
+                    Err(_) => {
+                        played.problems.push(format!(
+                            "{reference}: the product never re-checked the {provider} API after a webhook claiming {claimed}"
+                        ));
+                        return Ok(played);
+                    }
+                }
+            }
+            Step::Outage { status, count } => {
+                if let Some(lock) = ctx.fault_locks.get(&provider) {
+                    _fault_lock = Some(lock.clone().lock_owned().await);
+                }
+                ctx.admin
+                    .fault(&Fault::status(provider.as_str(), *status, *count))
+                    .await
+                    .map_err(|e| format!("injecting a {provider} outage: {e}"))?;
+            }
+            Step::ExtraTransaction => {
+                let added = ctx
+                    .admin
+                    .add_belvo_transaction(&id, plan.amount_minor)
+                    .await
+                    .map_err(|e| format!("adding a transaction for {reference}: {e}"))?;
+                let what = format!("{reference} second transaction");
+                played.warnings.extend(check_deliveries(
+                    provider,
+                    &what,
+                    &added.webhook_responses,
+                    &ctx.webhook_url,
+                )?);
+            }
+            Step::AwaitState(state) => {
+                if let Err(last) = ctx
+                    .wait_for(&reference, |o| o.state == state.as_str())
+                    .await
+                {
+                    played.problems.push(format!(
+                        "{reference}: timed out waiting for the order to become {state} (it is {})",
+                        last.map(|o| o.state)
+                            .unwrap_or_else(|| "not listed".to_owned())
+                    ));
+                    return Ok(played);
+                }
+            }
+        }
+    }
+    Ok(played)
+}
+
+/// Lists this run's orders every second and publishes them.
+async fn poll(product: Product, run_id: String, since: String, tx: watch::Sender<Snapshot>) {
+    let prefix = format!("{run_id}-");
+    let mut ticker = tokio::time::interval(POLL_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let listed = product.orders_since(&since).await;
+        tx.send_modify(|s| match listed {
+            Ok(orders) => {
+                s.orders = orders
+                    .into_iter()
+                    .filter(|o| o.reference.starts_with(&prefix))
+                    .map(|o| (o.reference.clone(), o))
+                    .collect();
+                s.polls += 1;
+                s.last_error = None;
+            }
+            Err(e) => s.last_error = Some(e.to_string()),
+        });
+        if tx.is_closed() {
+            return;
+        }
+    }
+}
+
+/// The progress line: `[ 42/60 settled ] paid 30 · failed 8 · pending 4 · review 3 · 12s`.
+fn progress_line(
+    plans: &[PaymentPlan],
+    run_id: &str,
+    snap: &Snapshot,
+    orphans: (usize, usize),
+    elapsed: Duration,
+) -> String {
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut settled = 0;
+    let mut total = 0;
+    for p in plans {
+        let Some(want) = p.expect.state else { continue };
+        total += 1;
+        if let Some(o) = snap.orders.get(&p.reference(run_id)) {
+            let bucket = match o.state.as_str() {
+                "processing" => "pending",
+                "needs_review" => "review",
+                s => s,
+            };
+            *states.entry(bucket).or_insert(0) += 1;
+            if o.matches(want, &p.expect.exceptions) {
+                settled += 1;
+            }
+        }
+    }
+    let mut parts: Vec<String> = ["paid", "failed", "pending", "expired", "review"]
+        .iter()
+        .map(|s| format!("{s} {}", states.get(s).copied().unwrap_or(0)))
+        .collect();
+    if orphans.1 > 0 {
+        parts.push(format!("unknown payments {}/{}", orphans.0, orphans.1));
+    }
+    let mut line = format!(
+        "[ {settled:>width$}/{total} settled ] {} · {}s",
+        parts.join(" · "),
+        elapsed.as_secs(),
+        width = total.to_string().len()
+    );
+    if let Some(e) = &snap.last_error {
+        line.push_str(&format!(" (listing orders failed: {e})"));
+    }
+    line
+}
+
+fn all_settled(plans: &[PaymentPlan], run_id: &str, snap: &Snapshot) -> bool {
+    plans.iter().all(|p| match p.expect.state {
+        None => true,
+        Some(want) => snap
+            .orders
+            .get(&p.reference(run_id))
+            .is_some_and(|o| o.matches(want, &p.expect.exceptions)),
+    })
+}
+
+/// How many of the unknown payments (by provider payment id) the report shows as an `unknown_payment`.
+fn orphans_seen(report: &summary::Report, ids: &HashSet<String>) -> usize {
+    report
+        .rows
+        .iter()
+        .filter(|r| r.reference.is_none() && r.exception_kinds().any(|k| k == "unknown_payment"))
+        .filter_map(|r| r.provider_payment_id.as_ref())
+        .filter(|id| ids.contains(*id))
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+async fn wait_until_up(admin: &AdminClient, product: &Product) -> Result<(), String> {
+    let until = Instant::now() + STARTUP_WAIT;
+    let mut said = false;
+    loop {
+        let sandbox = admin.health().await;
+        let api = product.ready().await;
+        match (&sandbox, &api) {
+            (Ok(()), Ok(())) => {
+                if said {
+                    eprintln!();
+                }
+                return Ok(());
+            }
+            _ if Instant::now() >= until => {
+                let mut why = Vec::new();
+                if let Err(e) = sandbox {
+                    why.push(format!("the sandbox at {}: {e}", admin.base_url()));
+                }
+                if let Err(e) = api {
+                    why.push(format!("webhook-api at {}: {e}", product.base()));
+                }
+                return Err(format!(
+                    "not ready after {}s: {}",
+                    STARTUP_WAIT.as_secs(),
+                    why.join("; ")
+                ));
+            }
+            _ => {
+                eprint!("\rwaiting for the sandbox and webhook-api to be ready…");
+                said = true;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Describes the orders that did not reach what their plan expects.
+fn unsettled(plans: &[PaymentPlan], run_id: &str, snap: &Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in plans {
+        let Some(want) = p.expect.state else { continue };
+        let reference = p.reference(run_id);
+        let want_ex: Vec<&str> = p.expect.exceptions.iter().map(|k| k.as_str()).collect();
+        match snap.orders.get(&reference) {
+            Some(o) if o.matches(want, &p.expect.exceptions) => {}
+            Some(o) => out.push(format!(
+                "{reference} ({} {}): expected {want} [{}], is {} [{}] (provider status {})",
+                p.provider,
+                o.provider_payment_id,
+                want_ex.join(", "),
+                o.state,
+                o.exception_kinds().join(", "),
+                o.provider_status.as_deref().unwrap_or("none")
+            )),
+            None => out.push(format!(
+                "{reference} ({}): expected {want} [{}], but it is not in GET /v1/orders",
+                p.provider,
+                want_ex.join(", ")
+            )),
+        }
+    }
+    out
+}
+
+/// Plays the scenario; `Ok` says whether everything matched, `Err` is a problem
+/// that stopped the run (unreachable services, refused credentials).
+pub async fn run(opts: Options) -> Result<Verdict, String> {
+    let plans = plan::plan(&opts.scenario, opts.scale)?;
+    let admin = AdminClient::new(&opts.sandbox);
+    let product = Product::new(&opts.api, &opts.merchant_key, &opts.finance_key)?;
+    wait_until_up(&admin, &product).await?;
+    product.check_finance_key().await.map_err(|e| match e.status() {
+        Some(401) => "webhook-api refused the finance key (401): set FINANCE_KEY / --finance-key to a finance key in its API_KEYS".to_owned(),
+        Some(403) => "the finance key may not read orders (403): give it the finance or admin role in API_KEYS".to_owned(),
+        _ => format!("listing orders: {e}"),
+    })?;
+    admin
+        .set_webhook_target(&WebhookTarget {
+            base_url: opts.webhook_url.clone(),
+            mono_secret: opts.mono_webhook_secret.clone(),
+            belvo_authorization: opts.belvo_webhook_auth.clone(),
+            tpaga_path_token: opts.tpaga_webhook_token.clone(),
+        })
+        .await
+        .map_err(|e| format!("setting the sandbox's webhook target: {e}"))?;
+    admin
+        .clear_faults()
+        .await
+        .map_err(|e| format!("clearing the sandbox's faults: {e}"))?;
+    admin
+        .set_latency(0)
+        .await
+        .map_err(|e| format!("resetting the sandbox's latency: {e}"))?;
+
+    let run_id = new_run_id();
+    let orders = plans.iter().filter(|p| p.register).count();
+    let by_provider: Vec<String> = Provider::ALL
+        .iter()
+        .map(|p| (p, plans.iter().filter(|x| x.provider == *p).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
+    println!(
+        "scenario {} (run {run_id}): {} payments, {orders} with an order — {}",
+        opts.scenario,
+        plans.len(),
+        by_provider.join(" · ")
+    );
+    println!(
+        "  webhook-api {}   sandbox {}   timeout {}s",
+        opts.api,
+        opts.sandbox,
+        opts.timeout.as_secs()
+    );
+    if plans.iter().any(|p| p.case.waits_for_the_clock()) {
+        println!(
+            "  (expired and stale_pending outcomes need demo timings: ORDER_EXPIRY_SECS and STALE_AFTER_SECS of seconds, not hours)"
+        );
+    }
+    let _ = std::io::stdout().flush();
+
+    let started = Instant::now();
+    let since =
+        (Utc::now() - chrono::Duration::minutes(10)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let (tx, rx) = watch::channel(Snapshot::default());
+    let poller = tokio::spawn(poll(product.clone(), run_id.clone(), since.clone(), tx));
+    let ctx = Arc::new(Ctx {
+        admin,
+        product: product.clone(),
+        run_id: run_id.clone(),
+        scenario: opts.scenario.clone(),
+        webhook_url: opts.webhook_url.clone(),
+        snapshot: rx.clone(),
+        fault_locks: Provider::ALL
+            .iter()
+            .map(|p| (*p, Arc::new(Mutex::new(()))))
+            .collect(),
+        deadline: started + opts.timeout,
+    });
+    let mut tasks = JoinSet::new();
+    for p in plans.iter().cloned() {
+        tasks.spawn(play(ctx.clone(), p));
+    }
+
+    let tty = std::io::stderr().is_terminal();
+    let orphan_total = plans.iter().filter(|p| p.expect.state.is_none()).count();
+    let mut orphan_ids: HashSet<String> = HashSet::new();
+    let mut played: Vec<Played> = Vec::new();
+    let mut orphans_found = 0usize;
+    let mut report_missing = false;
+    let mut last_report_poll: Option<Instant> = None;
+    let mut last_plain_print = started;
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    let today = shared::time::today();
+    let timed_out = loop {
+        tokio::select! {
+            joined = tasks.join_next(), if !tasks.is_empty() => {
+                match joined {
+                    Some(Ok(Ok(p))) => {
+                        if plans.get(p.index - 1).is_some_and(|x| x.expect.state.is_none())
+                            && let Some(id) = &p.provider_payment_id
+                        {
+                            orphan_ids.insert(id.clone());
+                        }
+                        played.push(p);
+                    }
+                    Some(Ok(Err(fatal))) => {
+                        tasks.abort_all();
+                        poller.abort();
+                        if tty { eprintln!(); }
+                        return Err(fatal);
+                    }
+                    Some(Err(e)) => {
+                        tasks.abort_all();
+                        poller.abort();
+                        return Err(format!("a payment task failed: {e}"));
+                    }
+                    None => {}
+                }
+            }
+            _ = ticker.tick() => {
+                let snap = rx.borrow().clone();
+                let elapsed = started.elapsed();
+                let settled = tasks.is_empty() && all_settled(&plans, &run_id, &snap);
+                // Unknown payments have no order: only the report shows their exception.
+                if settled && orphan_total > 0 && !report_missing && orphans_found < orphan_total
+                    && last_report_poll.is_none_or(|t| t.elapsed() >= Duration::from_secs(2))
+                {
+                    last_report_poll = Some(Instant::now());
+                    match product.report(today).await {
+                        Ok(Some(r)) => orphans_found = orphans_seen(&r, &orphan_ids),
+                        Ok(None) => report_missing = true,
+                        Err(_) => {}
+                    }
+                }
+                let line = progress_line(&plans, &run_id, &snap, (orphans_found, orphan_total), elapsed);
+                if tty {
+                    eprint!("\r{line}\x1b[K");
+                } else if last_plain_print.elapsed() >= Duration::from_secs(5) {
+                    eprintln!("{line}");
+                    last_plain_print = Instant::now();
+                }
+                if settled && (report_missing || orphans_found >= orphan_total) {
+                    break false;
+                }
+                if Instant::now() >= ctx.deadline {
+                    break true;
+                }
+            }
+        }
+    };
+    tasks.abort_all();
+    if !timed_out {
+        tokio::time::sleep(QUIET_PERIOD).await;
+    }
+    poller.abort();
+    // The final reading, straight from the API.
+    let final_orders: HashMap<String, OrderView> = match product.orders_since(&since).await {
+        Ok(list) => list
+            .into_iter()
+            .filter(|o| o.reference.starts_with(&format!("{run_id}-")))
+            .map(|o| (o.reference.clone(), o))
+            .collect(),
+        Err(e) => {
+            eprintln!("\nwarning: the final listing of orders failed ({e}); using the last one");
+            rx.borrow().orders.clone()
+        }
+    };
+    let snap = Snapshot {
+        orders: final_orders,
+        ..Snapshot::default()
+    };
+    let line = progress_line(
+        &plans,
+        &run_id,
+        &snap,
+        (orphans_found, orphan_total),
+        started.elapsed(),
+    );
+    if tty {
+        eprintln!("\r{line}\x1b[K");
+    } else {
+        eprintln!("{line}");
+    }
+
+    let mut ok = true;
+    println!();
+    if timed_out {
+        ok = false;
+        println!(
+            "TIMED OUT after {}s: not every order reached its expected state.",
+            opts.timeout.as_secs()
+        );
+    }
+    let warnings: Vec<&String> = played.iter().flat_map(|p| &p.warnings).collect();
+    if !warnings.is_empty() {
+        println!("Warnings (the sweeper should have made up for these):");
+        for w in &warnings {
+            println!("  - {w}");
+        }
+    }
+    let problems: Vec<&String> = played.iter().flat_map(|p| &p.problems).collect();
+    if !problems.is_empty() {
+        ok = false;
+        println!("Problems while playing the scenario:");
+        for p in &problems {
+            println!("  - {p}");
+        }
+    }
+    let wrong = unsettled(&plans, &run_id, &snap);
+    if !wrong.is_empty() {
+        ok = false;
+        println!("Orders not in their expected state:");
+        for w in &wrong {
+            println!("  - {w}");
+        }
+    }
+
+    // The report: all of today's rows if they are all this run's, else this run's rows only.
+    let expected = Summary::expected(&plans);
+    let mut all_ids: HashSet<String> = played
+        .iter()
+        .filter_map(|p| p.provider_payment_id.clone())
+        .collect();
+    all_ids.extend(snap.orders.values().map(|o| o.provider_payment_id.clone()));
+    let report = product
+        .report(today)
+        .await
+        .map_err(|e| format!("reading the reconciliation report: {e}"))?;
+    let prefix = format!("{run_id}-");
+    let (observed, expected, source, mut mismatches) = match &report {
+        Some(r) => {
+            let ours: Vec<&summary::ReportRow> = r
+                .rows
+                .iter()
+                .filter(|row| match &row.reference {
+                    Some(reference) => reference.starts_with(&prefix),
+                    None => row
+                        .provider_payment_id
+                        .as_ref()
+                        .is_some_and(|id| all_ids.contains(id)),
+                })
+                .collect();
+            let foreign = r.rows.len() - ours.len();
+            if foreign == 0 {
+                (
+                    Summary::from_report(&r.summary),
+                    expected,
+                    format!(
+                        "GET /v1/reports/reconciliation?date={}&format=json (its summary)",
+                        r.business_date
+                    ),
+                    summary::check_totals(&r.summary),
+                )
+            } else {
+                (
+                    Summary::from_rows(ours.iter().copied()),
+                    expected,
+                    format!(
+                        "GET /v1/reports/reconciliation?date={}&format=json: this run's {} rows \
+                         (the report also has {foreign} rows from other runs today)",
+                        r.business_date,
+                        ours.len()
+                    ),
+                    Vec::new(),
+                )
+            }
+        }
+        None => (
+            Summary::from_orders(snap.orders.values()),
+            expected.without_exception("unknown_payment"),
+            "GET /v1/orders — the report endpoint answered 404 (not deployed yet), so this summary is \
+             computed from the orders; unknown_payment exceptions have no order and are not checked"
+                .to_owned(),
+            Vec::new(),
+        ),
+    };
+    mismatches.extend(summary::compare(&expected, &observed));
+    println!(
+        "Reconciliation summary for {} (America/Bogota), from {source}:",
+        today.format("%Y-%m-%d")
+    );
+    println!("{}", summary::render(&observed));
+    if mismatches.is_empty() {
+        println!("The summary matches the scenario's expected counts.");
+    } else {
+        ok = false;
+        println!("The summary differs from the scenario's expected counts:");
+        for m in &mismatches {
+            println!("  - {m}");
+        }
+        println!("\nExpected:\n{}", summary::render(&expected));
+    }
+    Ok(if ok {
+        Verdict::Matched
+    } else {
+        Verdict::Differs
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::plan::{Case, payment};
+
+    fn order(reference: &str, state: &str, exceptions: &[&str]) -> OrderView {
+        serde_json::from_value(serde_json::json!({
+            "reference": reference, "provider": "mono", "provider_payment_id": "cint_x",
+            "amount": {"amount": 100, "currency": "COP"}, "state": state,
+            "exceptions": exceptions.iter().map(|k| serde_json::json!({"kind": k})).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    }
+
+    fn plans() -> Vec<PaymentPlan> {
+        let mut v = vec![
+            payment(Case::Success, Provider::Mono, 0, 1_000_000),
+            payment(Case::LateSuccess, Provider::Mono, 0, 1_000_000),
+            payment(Case::UnknownPayment, Provider::Mono, 0, 1_000_000),
+        ];
+        for (i, p) in v.iter_mut().enumerate() {
+            p.index = i + 1;
+        }
+        v
+    }
+
+    #[test]
+    fn settled_means_state_and_exceptions_match() {
+        let plans = plans();
+        let mut snap = Snapshot::default();
+        snap.orders
+            .insert("r-001-success".into(), order("r-001-success", "paid", &[]));
+        snap.orders.insert(
+            "r-002-late-success".into(),
+            order("r-002-late-success", "expired", &[]),
+        );
+        assert!(!all_settled(&plans, "r", &snap));
+        let line = progress_line(&plans, "r", &snap, (0, 1), Duration::from_secs(12));
+        assert_eq!(
+            line,
+            "[ 1/2 settled ] paid 1 · failed 0 · pending 0 · expired 1 · review 0 · unknown payments 0/1 · 12s"
+        );
+        let wrong = unsettled(&plans, "r", &snap);
+        assert_eq!(wrong.len(), 1);
+        assert!(
+            wrong[0].contains("expected paid [late_success], is expired []"),
+            "{}",
+            wrong[0]
+        );
+        snap.orders.insert(
+            "r-002-late-success".into(),
+            order("r-002-late-success", "paid", &["late_success"]),
+        );
+        assert!(all_settled(&plans, "r", &snap));
+        assert!(unsettled(&plans, "r", &snap).is_empty());
+        // An extra exception is not what was expected.
+        snap.orders.insert(
+            "r-001-success".into(),
+            order("r-001-success", "paid", &["duplicate_payment"]),
+        );
+        assert!(!all_settled(&plans, "r", &snap));
+    }
+
+    #[test]
+    fn webhook_answers_are_classified() {
+        let url = "http://127.0.0.1:8080";
+        assert_eq!(
+            check_deliveries(Provider::Mono, "x", &[200, 200], url),
+            Ok(vec![])
+        );
+        let e = check_deliveries(Provider::Mono, "x", &[200, 401], url).unwrap_err();
+        assert!(e.contains("MONO_WEBHOOK_SECRETS"), "{e}");
+        let e = check_deliveries(Provider::Tpaga, "x", &[401], url).unwrap_err();
+        assert!(e.contains("TPAGA_WEBHOOK_TOKEN"), "{e}");
+        let e = check_deliveries(Provider::Belvo, "x", &[404], url).unwrap_err();
+        assert!(e.contains("disabled"), "{e}");
+        assert!(check_deliveries(Provider::Belvo, "x", &[415], url).is_err());
+        let notes = check_deliveries(Provider::Belvo, "x", &[0, 503], url).unwrap();
+        assert_eq!(notes.len(), 2);
+    }
+
+    #[test]
+    fn unknown_payments_are_found_in_the_reports_orphan_rows() {
+        let report: summary::Report = serde_json::from_value(serde_json::json!({
+            "summary": {"providers": []},
+            "rows": [
+                {"reference": null, "provider": "mono", "provider_payment_id": "cint_a", "exception": "unknown_payment"},
+                {"reference": null, "provider": "mono", "provider_payment_id": "cint_a", "exception": "unknown_payment"},
+                {"reference": null, "provider": "mono", "provider_payment_id": "cint_other", "exception": "unknown_payment"},
+                {"reference": "r-001-success", "provider": "mono", "provider_payment_id": "cint_b", "exception": null}
+            ]
+        }))
+        .unwrap();
+        let ids: HashSet<String> = ["cint_a", "cint_b"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(orphans_seen(&report, &ids), 1);
+    }
+
+    #[test]
+    fn run_ids_are_short_and_reference_safe() {
+        let id = new_run_id();
+        assert_eq!(id.len(), 6);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+    }
+}

@@ -1,0 +1,52 @@
+//! What both binaries set up at start: migrations, the pool, the broker
+//! connection, the provider clients, metrics and the outbox relay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Config;
+use crate::db::{self, Db, DbError};
+use crate::metrics::Metrics;
+use crate::providers::Connectors;
+use crate::queue::relay::Relay;
+use crate::queue::{Broker, Topology};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("database: {0}; is PostgreSQL running? (scripts/services.sh starts it)")]
+    Database(#[from] DbError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+pub struct Parts {
+    pub db: Db,
+    pub broker: Broker,
+    pub connectors: Connectors,
+    pub metrics: Arc<Metrics>,
+    pub relay: Relay,
+}
+
+/// Applies migrations (waiting up to a minute for the database), then starts
+/// the broker supervisor (`name` labels the AMQP connection) and the relay.
+pub async fn start(config: &Config, name: &str) -> Result<Parts, BootError> {
+    db::migrate_with_retry(config.database_url.expose(), Duration::from_secs(60)).await?;
+    let db = Db::new(
+        config.database_url.expose(),
+        config.database_pool_size,
+        Duration::from_secs(3),
+    );
+    let topology = Topology::new(config.amqp_name_prefix.clone(), config.retry_delays.clone());
+    let broker = Broker::start(config.amqp_url.clone(), topology, name);
+    let http = crate::http::client(config.provider_connect_timeout, config.provider_timeout)
+        .map_err(|e| BootError::Http(e.to_string()))?;
+    let metrics = Arc::new(Metrics::new());
+    let relay = Relay::start(db.clone(), broker.clone(), metrics.clone());
+    Ok(Parts {
+        connectors: Connectors::from_config(config, http),
+        db,
+        broker,
+        metrics,
+        relay,
+    })
+}

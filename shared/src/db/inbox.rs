@@ -1,0 +1,417 @@
+//! The webhook inbox: every accepted delivery, stored with its outbox message
+//! in one transaction.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use super::DbError;
+use super::schema::webhook_events;
+use crate::db::outbox::{self, NewMessage, PendingMessage};
+use crate::domain::Provider;
+use crate::providers::webhook::{Dedup, InboundEvent};
+use crate::queue::message::{Cause, CheckMessage, Exchange};
+
+/// A delivery ready to store.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub provider: Provider,
+    pub event: InboundEvent,
+    pub body: Vec<u8>,
+    pub headers: serde_json::Value,
+    pub auth_result: String,
+}
+
+/// What storing did, and the check message to publish after the commit (if one was queued).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Saved {
+    pub stored: Stored,
+    pub message: Option<PendingMessage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new event; `queued` when a check message was written to the outbox.
+    New { inbox_id: i64, queued: bool },
+    /// Seen before (or coalesced into a waiting check): nothing added.
+    Duplicate { inbox_id: i64 },
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = webhook_events)]
+struct NewEventRow<'a> {
+    provider: &'a str,
+    dedup_key: &'a str,
+    event_type: &'a str,
+    object_id: Option<&'a str>,
+    body: &'a [u8],
+    headers: serde_json::Value,
+    auth_result: &'a str,
+    actionable: bool,
+}
+
+/// Inserts the event and, when it calls for a check, its outbox message; a
+/// duplicate only bumps the existing row's delivery count.
+pub fn store(conn: &mut PgConnection, d: &Delivery) -> Result<Saved, DbError> {
+    conn.transaction(|conn| store_in_tx(conn, d))
+}
+
+/// Stores several deliveries in **one** transaction (group commit: one WAL
+/// flush for the lot). The common case is three statements for the whole
+/// batch ([`store_bulk`]); if anything in it fails, the batch is redone one
+/// row at a time, each under its own savepoint, so one bad row fails alone.
+/// Rows are written in dedup-key order, so two batches holding the same key
+/// wait for each other instead of deadlocking. The outer `Err` means nothing
+/// was committed.
+pub fn store_batch(
+    conn: &mut PgConnection,
+    batch: &[Delivery],
+) -> Result<Vec<Result<Saved, DbError>>, DbError> {
+    if let [single] = batch {
+        return Ok(vec![store(conn, single)]);
+    }
+    match conn.transaction(|conn| store_bulk(conn, batch)) {
+        Ok(saved) => return Ok(saved.into_iter().map(Ok).collect()),
+        Err(e) if e.is_unavailable() => return Err(e),
+        Err(e) => tracing::debug!(error = %e, "bulk insert failed; storing the batch row by row"),
+    }
+    let order = key_order(batch);
+    let mut results: Vec<Option<Result<Saved, DbError>>> = (0..batch.len()).map(|_| None).collect();
+    conn.transaction(|conn| {
+        for &i in &order {
+            results[i] = Some(conn.transaction(|conn| store_in_tx(conn, &batch[i])));
+        }
+        Ok::<_, DbError>(())
+    })?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(DbError::Task("not stored".to_owned()))))
+        .collect())
+}
+
+fn key_order(batch: &[Delivery]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by(|&a, &b| {
+        (batch[a].provider, &batch[a].event.dedup_key)
+            .cmp(&(batch[b].provider, &batch[b].event.dedup_key))
+    });
+    order
+}
+
+#[derive(QueryableByName)]
+struct KeyedId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    provider: String,
+    #[diesel(sql_type = Text)]
+    dedup_key: String,
+}
+
+/// The whole batch in three statements: a multi-row insert of the inbox rows
+/// (duplicates skipped by `ON CONFLICT DO NOTHING`, also within the batch), one
+/// update counting the duplicate deliveries, one multi-row insert of the check
+/// messages. `unnest` keeps the SQL text the same whatever the batch size, so
+/// each statement is prepared once per connection. Any surprise (such as a
+/// waiting key released mid-batch) is an `Err`, and the caller redoes the
+/// batch row by row.
+pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Saved>, DbError> {
+    use diesel::sql_types::{Array, Bool, Bytea, Integer, Jsonb, Nullable, Timestamptz};
+    use std::collections::HashMap;
+
+    let order = key_order(batch);
+    let sorted: Vec<&Delivery> = order.iter().map(|&i| &batch[i]).collect();
+    let inserted: Vec<KeyedId> = diesel::sql_query(
+        "INSERT INTO webhook_events (provider, dedup_key, event_type, object_id, body, headers, auth_result, actionable) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[], $7::text[], $8::bool[]) \
+         ON CONFLICT (provider, dedup_key) DO NOTHING RETURNING id, provider, dedup_key",
+    )
+    .bind::<Array<Text>, _>(sorted.iter().map(|d| d.provider.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(sorted.iter().map(|d| d.event.dedup_key.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(sorted.iter().map(|d| d.event.event_type.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(sorted.iter().map(|d| d.event.object_id.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Bytea>, _>(sorted.iter().map(|d| d.body.as_slice()).collect::<Vec<_>>())
+    .bind::<Array<Jsonb>, _>(sorted.iter().map(|d| d.headers.clone()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(sorted.iter().map(|d| d.auth_result.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(sorted.iter().map(|d| d.event.check.is_some()).collect::<Vec<_>>())
+    .load(conn)?;
+    let new_ids: HashMap<(String, String), i64> = inserted
+        .into_iter()
+        .map(|r| ((r.provider, r.dedup_key), r.id))
+        .collect();
+
+    // Which delivery created each new row (the first with its key); the rest are duplicates.
+    let mut outcome: Vec<Option<Stored>> = vec![None; batch.len()];
+    let mut duplicates: HashMap<(String, String), i32> = HashMap::new();
+    let mut claimed = std::collections::HashSet::new();
+    for &i in &order {
+        let d = &batch[i];
+        let key = (d.provider.as_str().to_owned(), d.event.dedup_key.clone());
+        match new_ids.get(&key) {
+            Some(&inbox_id) if claimed.insert(inbox_id) => {
+                outcome[i] = Some(Stored::New {
+                    inbox_id,
+                    queued: d.event.check.is_some(),
+                });
+            }
+            _ => *duplicates.entry(key).or_insert(0) += 1,
+        }
+    }
+    if !duplicates.is_empty() {
+        let (keys, counts): (Vec<(String, String)>, Vec<i32>) = duplicates.into_iter().unzip();
+        let found: Vec<KeyedId> = diesel::sql_query(
+            "UPDATE webhook_events w SET delivery_count = w.delivery_count + d.n, last_delivered_at = now() \
+             FROM unnest($1::text[], $2::text[], $3::int[]) AS d(provider, dedup_key, n) \
+             WHERE w.provider = d.provider AND w.dedup_key = d.dedup_key RETURNING w.id, w.provider, w.dedup_key",
+        )
+        .bind::<Array<Text>, _>(keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Integer>, _>(counts)
+        .load(conn)?;
+        let ids: HashMap<(String, String), i64> = found
+            .into_iter()
+            .map(|r| ((r.provider, r.dedup_key), r.id))
+            .collect();
+        for &i in &order {
+            if outcome[i].is_none() {
+                let d = &batch[i];
+                let key = (d.provider.as_str().to_owned(), d.event.dedup_key.clone());
+                let inbox_id = *ids.get(&key).ok_or_else(|| {
+                    DbError::Task("a dedup key was released mid-batch".to_owned())
+                })?;
+                outcome[i] = Some(Stored::Duplicate { inbox_id });
+            }
+        }
+    }
+
+    // The check messages of the new, actionable events.
+    let mut queued: Vec<(usize, NewMessage)> = Vec::new();
+    for (i, stored) in outcome.iter().enumerate() {
+        if let (
+            Some(Stored::New {
+                inbox_id,
+                queued: true,
+            }),
+            Some(target),
+        ) = (stored, &batch[i].event.check)
+        {
+            let d = &batch[i];
+            let message = CheckMessage {
+                target: target.clone(),
+                event_type: d.event.event_type.clone(),
+                cause: Cause::Webhook {
+                    inbox_id: *inbox_id,
+                    releases_key: d.event.dedup == Dedup::WhileWaiting,
+                },
+            };
+            queued.push((
+                i,
+                NewMessage {
+                    exchange: Exchange::Events,
+                    routing_key: format!("{}.{}", d.provider.as_str(), d.event.routing_suffix),
+                    message_id: format!("inbox-{inbox_id}"),
+                    payload: serde_json::to_value(&message)
+                        .map_err(|e| DbError::Task(e.to_string()))?,
+                    inbox_id: Some(*inbox_id),
+                },
+            ));
+        }
+    }
+    let mut messages: HashMap<usize, PendingMessage> = HashMap::new();
+    if !queued.is_empty() {
+        #[derive(QueryableByName)]
+        struct Written {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+            #[diesel(sql_type = Text)]
+            message_id: String,
+            #[diesel(sql_type = Timestamptz)]
+            created_at: chrono::DateTime<chrono::Utc>,
+        }
+        let lease =
+            chrono::Utc::now() + chrono::Duration::seconds(i64::from(outbox::WRITER_LEASE_SECS));
+        let written: Vec<Written> = diesel::sql_query(
+            "INSERT INTO outbox (exchange, routing_key, message_id, payload, headers, lease_until) \
+             SELECT e, r, m, p, h, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[]) AS t(e, r, m, p, h) \
+             ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id, created_at",
+        )
+        .bind::<Array<Text>, _>(queued.iter().map(|(_, m)| m.exchange.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(queued.iter().map(|(_, m)| m.routing_key.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(queued.iter().map(|(_, m)| m.message_id.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Jsonb>, _>(queued.iter().map(|(_, m)| m.payload.clone()).collect::<Vec<_>>())
+        .bind::<Array<Jsonb>, _>(queued.iter().map(|(_, m)| outbox::headers_for(m)).collect::<Vec<_>>())
+        .bind::<Timestamptz, _>(lease)
+        .load(conn)?;
+        let by_message: HashMap<String, (i64, chrono::DateTime<chrono::Utc>)> = written
+            .into_iter()
+            .map(|w| (w.message_id, (w.id, w.created_at)))
+            .collect();
+        for (i, m) in queued {
+            if let Some(&(id, created_at)) = by_message.get(&m.message_id) {
+                messages.insert(
+                    i,
+                    PendingMessage {
+                        id,
+                        exchange: m.exchange.as_str().to_owned(),
+                        headers: outbox::headers_for(&m),
+                        routing_key: m.routing_key,
+                        message_id: m.message_id,
+                        payload: m.payload,
+                        created_at,
+                    },
+                );
+            }
+        }
+    }
+    outcome
+        .into_iter()
+        .enumerate()
+        .map(|(i, stored)| {
+            let stored = stored
+                .ok_or_else(|| DbError::Task("a delivery was left out of the batch".to_owned()))?;
+            Ok(Saved {
+                stored,
+                message: messages.remove(&i),
+            })
+        })
+        .collect()
+}
+
+/// [`store`] without its own transaction, for callers batching several deliveries in one.
+pub fn store_in_tx(conn: &mut PgConnection, d: &Delivery) -> Result<Saved, DbError> {
+    let row = NewEventRow {
+        provider: d.provider.as_str(),
+        dedup_key: &d.event.dedup_key,
+        event_type: &d.event.event_type,
+        object_id: d.event.object_id.as_deref(),
+        body: &d.body,
+        headers: d.headers.clone(),
+        auth_result: &d.auth_result,
+        actionable: d.event.check.is_some(),
+    };
+    // Up to three tries: between the insert finding the key taken and the
+    // update, the reconciler may pick the waiting check up and release its
+    // key (Dedup::WhileWaiting), so the update finds nothing and the delivery
+    // is new after all. Permanent keys never move, so they never loop.
+    let mut inbox_id = None;
+    for _ in 0..3 {
+        let inserted: Option<i64> = diesel::insert_into(webhook_events::table)
+            .values(&row)
+            .on_conflict((webhook_events::provider, webhook_events::dedup_key))
+            .do_nothing()
+            .returning(webhook_events::id)
+            .get_result(conn)
+            .optional()?;
+        if inserted.is_some() {
+            inbox_id = inserted;
+            break;
+        }
+        #[cfg(feature = "testing")]
+        failpoint::after_conflict(&d.event.dedup_key);
+        let existing: Option<i64> = diesel::update(
+            webhook_events::table
+                .filter(webhook_events::provider.eq(d.provider.as_str()))
+                .filter(webhook_events::dedup_key.eq(&d.event.dedup_key)),
+        )
+        .set((
+            webhook_events::delivery_count.eq(webhook_events::delivery_count + 1),
+            webhook_events::last_delivered_at.eq(diesel::dsl::now),
+        ))
+        .returning(webhook_events::id)
+        .get_result(conn)
+        .optional()?;
+        if let Some(inbox_id) = existing {
+            return Ok(Saved {
+                stored: Stored::Duplicate { inbox_id },
+                message: None,
+            });
+        }
+    }
+    let Some(inbox_id) = inbox_id else {
+        return Err(DbError::Task(
+            "the dedup key kept changing under the delivery; retry".to_owned(),
+        ));
+    };
+    let Some(target) = &d.event.check else {
+        return Ok(Saved {
+            stored: Stored::New {
+                inbox_id,
+                queued: false,
+            },
+            message: None,
+        });
+    };
+    let message = CheckMessage {
+        target: target.clone(),
+        event_type: d.event.event_type.clone(),
+        cause: Cause::Webhook {
+            inbox_id,
+            releases_key: d.event.dedup == Dedup::WhileWaiting,
+        },
+    };
+    let pending = outbox::insert(
+        conn,
+        &NewMessage {
+            exchange: Exchange::Events,
+            routing_key: format!("{}.{}", d.provider.as_str(), d.event.routing_suffix),
+            message_id: format!("inbox-{inbox_id}"),
+            payload: serde_json::to_value(&message).map_err(|e| DbError::Task(e.to_string()))?,
+            inbox_id: Some(inbox_id),
+        },
+    )?;
+    Ok(Saved {
+        stored: Stored::New {
+            inbox_id,
+            queued: true,
+        },
+        message: pending,
+    })
+}
+
+/// Marks a check as picked up. A [`Dedup::WhileWaiting`] key (`waiting:…`)
+/// is released at the same time, so a delivery arriving from now on queues a
+/// new check instead of coalescing into this one, whose provider query may
+/// already be under way.
+pub fn mark_picked(conn: &mut PgConnection, inbox_id: i64) -> Result<(), DbError> {
+    diesel::sql_query(
+        "UPDATE webhook_events SET picked_at = COALESCE(picked_at, now()), \
+         dedup_key = CASE WHEN dedup_key LIKE 'waiting:%' \
+                          THEN 'picked:' || id || ':' || substr(dedup_key, 9) ELSE dedup_key END \
+         WHERE id = $1",
+    )
+    .bind::<BigInt, _>(inbox_id)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Records how the reconciler finished with an event.
+pub fn mark_processed(
+    conn: &mut PgConnection,
+    inbox_id: i64,
+    outcome: &str,
+) -> Result<(), DbError> {
+    diesel::sql_query("UPDATE webhook_events SET processed_at = now(), outcome = $2 WHERE id = $1")
+        .bind::<BigInt, _>(inbox_id)
+        .bind::<Text, _>(outcome)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Test-only hook between "the key is taken" and the duplicate update, so a
+/// test can release the key exactly there (the race a WhileWaiting key has).
+#[cfg(feature = "testing")]
+pub mod failpoint {
+    use std::sync::Mutex;
+
+    type Hook = Box<dyn Fn(&str) + Send + Sync>;
+
+    /// Called with the dedup key; set it only for keys the test owns.
+    pub static AFTER_CONFLICT: Mutex<Option<Hook>> = Mutex::new(None);
+
+    pub(super) fn after_conflict(key: &str) {
+        if let Ok(hook) = AFTER_CONFLICT.lock()
+            && let Some(hook) = hook.as_ref()
+        {
+            hook(key);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! PostgreSQL through sync diesel and an r2d2 pool. Every query runs on tokio's
+//! blocking pool via [`Db::run`], so no async worker thread ever waits on the database.
+
+pub mod checks;
+pub mod dead_letters;
+pub mod exceptions;
+pub mod inbox;
+pub mod models;
+pub mod orders;
+pub mod outbox;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// Arbitrary constant naming the advisory lock that serialises migrations, so
+/// webhook-api and reconciler can start at the same moment.
+const MIGRATION_LOCK_KEY: i64 = 0x5053_455f_4d49_4752; // "PSE_MIGR"
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database could not be reached or no connection was free in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl DbError {
+    /// Whether retrying later may succeed (connection-level trouble rather than a bad query).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Unavailable(_) => true,
+            DbError::Query(diesel::result::Error::DatabaseError(kind, _)) => matches!(
+                kind,
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                    | diesel::result::DatabaseErrorKind::SerializationFailure
+            ),
+            _ => false,
+        }
+    }
+}
+
+impl From<r2d2::Error> for DbError {
+    fn from(e: r2d2::Error) -> Self {
+        DbError::Unavailable(e.to_string())
+    }
+}
+
+/// A cheap-to-clone handle on the pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    /// Builds the pool without connecting yet, so a process can start (and
+    /// answer 503) while the database is down.
+    pub fn new(url: &str, max_size: u32, connection_timeout: Duration) -> Self {
+        let pool = Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(0))
+            .connection_timeout(connection_timeout)
+            .test_on_check_out(true)
+            .build_unchecked(ConnectionManager::new(url));
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut PgConn) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// `SELECT 1`, for readiness.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Applies pending migrations under a session advisory lock. Safe when several
+/// processes start together: the second waits, then finds nothing to do.
+pub fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
+    let mut conn = PgConnection::establish(url).map_err(|e| DbError::Unavailable(e.to_string()))?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+        .execute(&mut conn)?;
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|applied| applied.iter().map(ToString::to_string).collect())
+        .map_err(|e| DbError::Task(format!("migration failed: {e}")));
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+        .execute(&mut conn)?;
+    result
+}
+
+/// Retries [`run_migrations`] until the database answers or `deadline` passes,
+/// logging progress; a fresh `docker compose up` starts Postgres slowly.
+pub async fn migrate_with_retry(url: &str, deadline: Duration) -> Result<(), DbError> {
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let url_owned = url.to_owned();
+        let attempt = tokio::task::spawn_blocking(move || run_migrations(&url_owned))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?;
+        match attempt {
+            Ok(applied) => {
+                for name in &applied {
+                    tracing::info!(migration = %name, "applied migration");
+                }
+                return Ok(());
+            }
+            Err(e) if e.is_unavailable() && started.elapsed() < deadline => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// True when `e` is a unique-constraint violation (a duplicate the schema caught).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,156 @@
+//! Prometheus metrics. One [`Metrics`] per process, passed where needed (not a
+//! global), so parallel tests each read their own counters.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub webhooks_received: IntCounterVec,
+    pub webhooks_rejected: IntCounterVec,
+    pub webhooks_duplicate: IntCounterVec,
+    pub webhooks_stored: IntCounterVec,
+    pub webhooks_ignored: IntCounterVec,
+    pub published: IntCounterVec,
+    pub publish_failures: IntCounterVec,
+    pub outbox_backlog: IntGaugeVec,
+    pub events_processed: IntCounterVec,
+    pub provider_calls: HistogramVec,
+    pub ingress_batch: prometheus::Histogram,
+    pub retries: IntCounterVec,
+    pub dead_letters: IntCounterVec,
+    pub orders_by_state: IntGaugeVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    registry
+        .register(Box::new(c.clone()))
+        .unwrap_or_else(|e| panic!("register {name}: {e}"));
+    c
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    registry
+        .register(Box::new(g.clone()))
+        .unwrap_or_else(|e| panic!("register {name}: {e}"));
+    g
+}
+
+impl Metrics {
+    // Metric definitions are constants: a failure here is a programming error
+    // caught by every test, hence the panics above.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let provider_calls = HistogramVec::new(
+            HistogramOpts::new(
+                "provider_call_duration_seconds",
+                "Latency of provider API calls, by provider and HTTP status (or error)",
+            )
+            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["provider", "status"],
+        )
+        .unwrap_or_else(|e| panic!("metric provider_call_duration_seconds: {e}"));
+        r.register(Box::new(provider_calls.clone()))
+            .unwrap_or_else(|e| panic!("register provider_call_duration_seconds: {e}"));
+        let ingress_batch = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "ingress_batch_size",
+                "Webhook deliveries committed per transaction",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .unwrap_or_else(|e| panic!("metric ingress_batch_size: {e}"));
+        r.register(Box::new(ingress_batch.clone()))
+            .unwrap_or_else(|e| panic!("register ingress_batch_size: {e}"));
+        Self {
+            ingress_batch,
+            webhooks_received: counter(
+                &r,
+                "webhooks_received_total",
+                "Webhook deliveries received",
+                &["provider"],
+            ),
+            webhooks_rejected: counter(
+                &r,
+                "webhooks_rejected_total",
+                "Webhook deliveries refused, by reason",
+                &["provider", "reason"],
+            ),
+            webhooks_duplicate: counter(
+                &r,
+                "webhooks_duplicate_total",
+                "Deliveries already stored (answered 200, nothing added)",
+                &["provider"],
+            ),
+            webhooks_stored: counter(
+                &r,
+                "webhooks_stored_total",
+                "New webhook events stored in the inbox",
+                &["provider"],
+            ),
+            webhooks_ignored: counter(
+                &r,
+                "webhooks_ignored_total",
+                "Stored events of a type the product does not act on",
+                &["provider"],
+            ),
+            published: counter(
+                &r,
+                "outbox_published_total",
+                "Messages confirmed by RabbitMQ, by exchange and routing-key prefix",
+                &["exchange", "prefix"],
+            ),
+            publish_failures: counter(
+                &r,
+                "outbox_publish_failures_total",
+                "Publishes not confirmed (nacked, returned or failed)",
+                &["exchange"],
+            ),
+            outbox_backlog: gauge(
+                &r,
+                "outbox_unpublished",
+                "Outbox rows not yet published",
+                &[],
+            ),
+            events_processed: counter(
+                &r,
+                "reconciler_events_total",
+                "Queue messages handled, by provider and outcome",
+                &["provider", "outcome"],
+            ),
+            provider_calls,
+            retries: counter(
+                &r,
+                "reconciler_retries_total",
+                "Checks sent to a delay queue after a retryable failure",
+                &["provider"],
+            ),
+            dead_letters: counter(
+                &r,
+                "reconciler_dead_letters_total",
+                "Messages sent to reconciler.dead",
+                &["provider", "reason"],
+            ),
+            orders_by_state: gauge(
+                &r,
+                "orders",
+                "Orders by state (refreshed when scraped)",
+                &["state"],
+            ),
+            registry: r,
+        }
+    }
+
+    /// The text exposition format served on `/metrics`.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -1,0 +1,324 @@
+//! Publishes outbox rows to RabbitMQ with publisher confirms and marks them
+//! published only after the broker's ack.
+//!
+//! Handlers [`Relay::nudge`] it right after their commit for low latency; a
+//! one-second tick and every broker reconnection also wake it, so nothing
+//! written while RabbitMQ was away stays behind. Rows are leased with
+//! `FOR UPDATE SKIP LOCKED` and a lease time: several processes can relay at
+//! once without publishing a row twice concurrently, and no database
+//! connection is held while waiting for the broker. (A crash between the
+//! broker's ack and marking the row can publish it again later; consumers are
+//! idempotent.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::Connection as _;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation};
+use tokio::sync::{Notify, mpsc};
+
+use crate::db::outbox::{self, PendingMessage};
+use crate::db::{Db, DbError};
+use crate::metrics::Metrics;
+use crate::queue::{Broker, Topology};
+
+/// Rows claimed per transaction.
+pub const BATCH: i64 = 256;
+
+#[derive(Clone)]
+pub struct Relay {
+    nudge: Arc<Notify>,
+    direct: mpsc::UnboundedSender<Vec<PendingMessage>>,
+}
+
+impl Relay {
+    pub fn start(db: Db, broker: Broker, metrics: Arc<Metrics>) -> Self {
+        let nudge = Arc::new(Notify::new());
+        let (direct, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run(db, broker, metrics, nudge.clone(), queue));
+        Self { nudge, direct }
+    }
+
+    /// Asks for a publish pass now (after committing new outbox rows).
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Publishes rows the caller has just committed (inserted leased to it by
+    /// [`outbox::insert`]): no database round trip to find them, and the
+    /// background pass leaves them alone unless this fails.
+    pub fn publish_now(&self, messages: Vec<PendingMessage>) {
+        if !messages.is_empty() {
+            let _ = self.direct.send(messages);
+        }
+    }
+}
+
+async fn run(
+    db: Db,
+    broker: Broker,
+    metrics: Arc<Metrics>,
+    nudge: Arc<Notify>,
+    mut direct: mpsc::UnboundedReceiver<Vec<PendingMessage>>,
+) {
+    let mut state = broker.subscribe();
+    let mut channel: Option<Channel> = None;
+    loop {
+        let mut fresh = Vec::new();
+        tokio::select! {
+            Some(batch) = direct.recv() => {
+                fresh = batch;
+                // Everything committed meanwhile goes out together.
+                while let Ok(more) = direct.try_recv() {
+                    fresh.extend(more);
+                }
+            }
+            _ = nudge.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            changed = state.changed() => if changed.is_err() { return },
+        }
+        if !broker.is_connected() {
+            channel = None;
+            release(&db, fresh, "RabbitMQ unavailable").await;
+            continue;
+        }
+        let ch = match channel.take().filter(|c| c.status().connected()) {
+            Some(c) => c,
+            None => match open_channel(&broker).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot open a publishing channel; will retry");
+                    release(&db, fresh, "no publishing channel").await;
+                    continue;
+                }
+            },
+        };
+        if !fresh.is_empty() {
+            match publish_and_mark(&db, &ch, broker.topology(), &metrics, &fresh).await {
+                Ok(false) => {
+                    channel = Some(ch);
+                    continue;
+                }
+                Ok(true) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record published messages; the background pass will redo them");
+                    channel = Some(ch);
+                    continue;
+                }
+            }
+        }
+        loop {
+            match publish_batch(&db, &ch, broker.topology(), &metrics).await {
+                Ok(Pass {
+                    claimed,
+                    broken: false,
+                }) if claimed as i64 == BATCH => continue,
+                Ok(Pass { broken: false, .. }) => {
+                    channel = Some(ch);
+                    break;
+                }
+                Ok(Pass { broken: true, .. }) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay pass failed; will retry");
+                    channel = Some(ch);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn open_channel(broker: &Broker) -> Result<Channel, crate::queue::BrokerError> {
+    let ch = broker.channel().await?;
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    Ok(ch)
+}
+
+struct Pass {
+    claimed: usize,
+    /// The channel failed mid-pass and must be replaced.
+    broken: bool,
+}
+
+/// How long a relay owns the rows it leased; publishing gives up well before.
+const LEASE_SECS: i32 = 60;
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Gives rows back to the background pass (their lease is cleared).
+async fn release(db: &Db, rows: Vec<PendingMessage>, why: &'static str) {
+    if rows.is_empty() {
+        return;
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    if let Err(e) = db
+        .run(move |conn| outbox::mark_failed(conn, &ids, why))
+        .await
+    {
+        tracing::warn!(error = %e, "could not release outbox rows; their lease expires on its own");
+    }
+}
+
+async fn publish_batch(
+    db: &Db,
+    ch: &Channel,
+    topology: &Topology,
+    metrics: &Metrics,
+) -> Result<Pass, DbError> {
+    let rows = db
+        .run(|conn| outbox::lease(conn, BATCH, LEASE_SECS))
+        .await?;
+    if rows.is_empty() {
+        return Ok(Pass {
+            claimed: 0,
+            broken: false,
+        });
+    }
+    let broken = publish_and_mark(db, ch, topology, metrics, &rows).await?;
+    Ok(Pass {
+        claimed: rows.len(),
+        broken,
+    })
+}
+
+/// Publishes `rows` (already leased to us) and records the outcome; returns
+/// whether the channel broke.
+async fn publish_and_mark(
+    db: &Db,
+    ch: &Channel,
+    topology: &Topology,
+    metrics: &Metrics,
+    rows: &[PendingMessage],
+) -> Result<bool, DbError> {
+    let outcome =
+        match tokio::time::timeout(PUBLISH_TIMEOUT, publish_rows(ch, topology, rows)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome {
+                acked: Vec::new(),
+                failed: rows.iter().map(|r| r.id).collect(),
+                error: "timed out waiting for publisher confirms".to_owned(),
+                broken: true,
+            },
+        };
+    for row in rows {
+        if outcome.acked.contains(&row.id) {
+            let prefix = row.routing_key.split('.').next().unwrap_or("");
+            metrics
+                .published
+                .with_label_values(&[row.exchange.as_str(), prefix])
+                .inc();
+        } else {
+            metrics
+                .publish_failures
+                .with_label_values(&[row.exchange.as_str()])
+                .inc();
+        }
+    }
+    let broken = outcome.broken;
+    db.run(move |conn| {
+        conn.transaction(|conn| {
+            outbox::mark_published(conn, &outcome.acked)?;
+            outbox::mark_failed(conn, &outcome.failed, &outcome.error)
+        })
+    })
+    .await?;
+    Ok(broken)
+}
+
+struct Outcome {
+    acked: Vec<i64>,
+    failed: Vec<i64>,
+    error: String,
+    broken: bool,
+}
+
+fn properties(row: &PendingMessage) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        ShortString::from("outbox_id"),
+        AMQPValue::LongLongInt(row.id),
+    );
+    if let Some(inbox_id) = row
+        .headers
+        .get("inbox_id")
+        .and_then(serde_json::Value::as_i64)
+    {
+        headers.insert(
+            ShortString::from("inbox_id"),
+            AMQPValue::LongLongInt(inbox_id),
+        );
+    }
+    BasicProperties::default()
+        .with_message_id(ShortString::from(row.message_id.clone()))
+        .with_content_type(ShortString::from("application/json"))
+        .with_delivery_mode(2)
+        .with_timestamp(row.created_at.timestamp().max(0) as u64)
+        .with_headers(headers)
+}
+
+/// Publishes every row first, then waits for each confirm, so a batch costs
+/// one round trip rather than one per message.
+async fn publish_rows(ch: &Channel, topology: &Topology, rows: &[PendingMessage]) -> Outcome {
+    let mut out = Outcome {
+        acked: Vec::with_capacity(rows.len()),
+        failed: Vec::new(),
+        error: String::new(),
+        broken: false,
+    };
+    let mut pending = Vec::with_capacity(rows.len());
+    for row in rows {
+        let exchange = match row.exchange.as_str() {
+            "orders" => topology.orders_exchange(),
+            _ => topology.events_exchange(),
+        };
+        let body = serde_json::to_vec(&row.payload).unwrap_or_default();
+        let publish = ch
+            .basic_publish(
+                ShortString::from(exchange),
+                ShortString::from(row.routing_key.clone()),
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
+                &body,
+                properties(row),
+            )
+            .await;
+        match publish {
+            Ok(confirm) => pending.push((row.id, confirm)),
+            Err(e) => {
+                out.failed.push(row.id);
+                out.error = e.to_string();
+                out.broken = true;
+            }
+        }
+    }
+    for (id, confirm) in pending {
+        match confirm.await {
+            Ok(Confirmation::Ack(None)) => out.acked.push(id),
+            Ok(Confirmation::Ack(Some(returned))) => {
+                out.failed.push(id);
+                out.error = format!("unroutable: {}", returned.reply_text.as_str());
+            }
+            Ok(Confirmation::Nack(_)) => {
+                out.failed.push(id);
+                out.error = "nacked by the broker".to_owned();
+            }
+            Ok(Confirmation::NotRequested) => {
+                out.failed.push(id);
+                out.error = "publisher confirms are off on this channel".to_owned();
+                out.broken = true;
+            }
+            Err(e) => {
+                out.failed.push(id);
+                out.error = e.to_string();
+                out.broken = true;
+            }
+        }
+    }
+    if !out.failed.is_empty() {
+        tracing::warn!(failed = out.failed.len(), error = %out.error, "some outbox messages were not confirmed; will retry");
+    }
+    out
+}

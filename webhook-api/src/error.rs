@@ -1,0 +1,143 @@
+//! Every error the API can answer, with its status and machine-readable code
+//! declared here, in one place. Bodies look like
+//! `{"error": {"code": "validation_failed", "message": "…", "fields": [...]}}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// One invalid field of a request: its JSON path (`amount.currency`) and what is wrong.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Deliberately says nothing about why.
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("this API key may not {0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("no route for this method and path")]
+    NoRoute,
+    #[error("{0} webhooks are not enabled on this deployment")]
+    ProviderDisabled(String),
+    #[error("{0}")]
+    MalformedPayload(String),
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("{0}; retry later")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::NoRoute => "no_route",
+            ApiError::ProviderDisabled(_) => "provider_disabled",
+            ApiError::MalformedPayload(_) => "malformed_payload",
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+}
+
+impl From<shared::db::DbError> for ApiError {
+    fn from(e: shared::db::DbError) -> Self {
+        if e.is_unavailable() {
+            ApiError::Unavailable("the database is unavailable".to_owned())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a [FieldError]>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) | ApiError::NoRoute | ApiError::ProviderDisabled(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::MalformedPayload(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(detail) = self {
+            // The detail is for operators, not callers.
+            tracing::error!(error = %detail, "internal error");
+        }
+        let fields = match self {
+            ApiError::Validation(f) => Some(f.as_slice()),
+            _ => None,
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Unavailable(_) => {
+                response.insert_header(("Retry-After", "5"));
+            }
+            // Says which schemes work (Basic lets a browser prompt for a key), nothing about why.
+            ApiError::Unauthorized => {
+                response.insert_header((
+                    "WWW-Authenticate",
+                    "Basic realm=\"pse\", Bearer realm=\"pse\"",
+                ));
+            }
+            _ => {}
+        }
+        response.json(Body {
+            error: Inner {
+                code: self.code(),
+                message: self.to_string(),
+                fields,
+            },
+        })
+    }
+}

@@ -1,0 +1,146 @@
+//! The exception queue: `GET /v1/exceptions`, `POST /v1/exceptions/{id}/resolve`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared::db::exceptions::{self, ExceptionView, Filter, Resolved, Status};
+use shared::domain::{ExceptionKind, Provider};
+
+use crate::auth::{Access, Caller};
+use crate::body::{read_limited, require_json};
+use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/exceptions", web::get().to(list))
+        .route("/v1/exceptions/{id}/resolve", web::post().to(resolve));
+}
+
+#[derive(Deserialize)]
+struct Query {
+    status: Option<String>,
+    kind: Option<String>,
+    provider: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Page {
+    data: Vec<ExceptionView>,
+    next_cursor: Option<String>,
+}
+
+async fn list(
+    caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::ReadReports)?;
+    let q: Query = crate::body::query(&req)?;
+    let mut errors = Vec::new();
+    let mut fail = |field: &str, message: &str| {
+        errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        })
+    };
+    let mut filter = Filter::default();
+    match q.status.as_deref() {
+        None | Some("") => {}
+        Some("open") => filter.status = Some(Status::Open),
+        Some("resolved") => filter.status = Some(Status::Resolved),
+        Some(_) => fail("status", "must be open or resolved"),
+    }
+    if let Some(k) = q.kind.as_deref().filter(|k| !k.is_empty()) {
+        match k.parse::<ExceptionKind>() {
+            Ok(k) => filter.kind = Some(k),
+            Err(_) => fail(
+                "kind",
+                "is not an exception kind (amount_mismatch, unknown_payment, …)",
+            ),
+        }
+    }
+    if let Some(p) = q.provider.as_deref().filter(|p| !p.is_empty()) {
+        match p.parse::<Provider>() {
+            Ok(p) => filter.provider = Some(p),
+            Err(_) => fail("provider", "must be one of mono, belvo, tpaga"),
+        }
+    }
+    let mut limit = 50;
+    if let Some(l) = q.limit.as_deref().filter(|l| !l.is_empty()) {
+        match l.parse::<i64>() {
+            Ok(n) if (1..=500).contains(&n) => limit = n,
+            _ => fail("limit", "must be a whole number from 1 to 500"),
+        }
+    }
+    if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        match c.parse::<i64>() {
+            Ok(id) => filter.before_id = Some(id),
+            Err(_) => fail("cursor", "is not a cursor this API returned"),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let rows = state
+        .db
+        .run(move |conn| exceptions::list(conn, &filter, limit + 1))
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let data: Vec<ExceptionView> = rows.into_iter().take(limit as usize).collect();
+    let next_cursor = if more {
+        data.last().map(|e| e.id.to_string())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor }))
+}
+
+async fn resolve(
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::ResolveExceptions)?;
+    let id: i64 = path
+        .into_inner()
+        .parse()
+        .map_err(|_| ApiError::NotFound("exception".to_owned()))?;
+    require_json(&req, false)?;
+    let body = read_limited(&req, payload, 16 * 1024).await?;
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::MalformedPayload(format!("the body is not valid JSON: {e}")))?;
+    let note = match v.get("note") {
+        Some(Value::String(n)) if !n.trim().is_empty() && n.chars().count() <= 2000 => {
+            n.trim().to_owned()
+        }
+        Some(Value::String(n)) if !n.trim().is_empty() => {
+            return Err(ApiError::validation(
+                "note",
+                "must have at most 2000 characters",
+            ));
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "note",
+                "is required: say what was done",
+            ));
+        }
+    };
+    let who = caller.label();
+    let outcome = state
+        .db
+        .run(move |conn| exceptions::resolve(conn, id, &who, &note))
+        .await?;
+    match outcome {
+        Resolved::Now(view) => {
+            tracing::info!(exception = id, kind = %view.kind, by = %caller.label(), "exception resolved");
+            Ok(HttpResponse::Ok().json(view))
+        }
+        Resolved::Already(view) => Ok(HttpResponse::Ok().json(view)),
+        Resolved::NotFound => Err(ApiError::NotFound("exception".to_owned())),
+    }
+}

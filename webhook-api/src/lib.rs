@@ -1,0 +1,19 @@
+//! webhook-api: receives provider webhooks and serves the orders, reports and admin APIs.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod admin;
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod exceptions;
+pub mod health;
+pub mod ingest;
+pub mod metrics;
+pub mod orders;
+pub mod reports;
+pub mod startup;
+pub mod state;
+pub mod webhooks;
+
+pub use startup::Application;

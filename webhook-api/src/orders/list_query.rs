@@ -1,0 +1,111 @@
+//! `GET /v1/orders` query parameters: `state`, `provider`, `from`, `to`, `limit`, `cursor`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use shared::db::orders::{Cursor, ListFilter};
+use shared::domain::{OrderState, Provider};
+use shared::time::day_bounds;
+
+use crate::error::{ApiError, FieldError};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawListQuery {
+    state: Option<String>,
+    provider: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub struct ListQuery {
+    pub filter: ListFilter,
+    pub cursor: Option<Cursor>,
+    pub limit: i64,
+}
+
+/// An RFC 3339 instant, or a `YYYY-MM-DD` Bogota business day. For `to`, a
+/// day means "through the end of that day", so `from=D&to=D` is one day.
+fn instant(raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, &'static str> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| "must be a date (YYYY-MM-DD, Bogota) or an RFC 3339 timestamp")?;
+    let (start, end) = day_bounds(date);
+    Ok(if end_of_day { end } else { start })
+}
+
+impl RawListQuery {
+    pub fn parse(self) -> Result<ListQuery, ApiError> {
+        let mut errors = Vec::new();
+        let mut fail = |field: &str, message: &str| {
+            errors.push(FieldError {
+                field: field.to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        let mut filter = ListFilter::default();
+        if let Some(s) = self.state.filter(|s| !s.is_empty()) {
+            match s.parse::<OrderState>() {
+                Ok(v) => filter.state = Some(v),
+                Err(_) => fail(
+                    "state",
+                    "must be one of pending, processing, paid, failed, expired, needs_review",
+                ),
+            }
+        }
+        if let Some(p) = self.provider.filter(|s| !s.is_empty()) {
+            match p.parse::<Provider>() {
+                Ok(v) => filter.provider = Some(v),
+                Err(_) => fail("provider", "must be one of mono, belvo, tpaga"),
+            }
+        }
+        if let Some(f) = self.from.filter(|s| !s.is_empty()) {
+            match instant(&f, false) {
+                Ok(v) => filter.from = Some(v),
+                Err(m) => fail("from", m),
+            }
+        }
+        if let Some(t) = self.to.filter(|s| !s.is_empty()) {
+            match instant(&t, true) {
+                Ok(v) => filter.to = Some(v),
+                Err(m) => fail("to", m),
+            }
+        }
+        let mut limit = DEFAULT_LIMIT;
+        if let Some(l) = self.limit.filter(|s| !s.is_empty()) {
+            match l.parse::<i64>() {
+                Ok(v) if (1..=MAX_LIMIT).contains(&v) => limit = v,
+                _ => fail("limit", "must be a whole number from 1 to 200"),
+            }
+        }
+        let mut cursor = None;
+        if let Some(c) = self.cursor.filter(|s| !s.is_empty()) {
+            match Cursor::decode(&c) {
+                Some(v) => cursor = Some(v),
+                None => fail(
+                    "cursor",
+                    "is not a cursor this API returned; use next_cursor from the previous page",
+                ),
+            }
+        }
+        if let (Some(from), Some(to)) = (filter.from, filter.to)
+            && from >= to
+        {
+            fail("to", "must be after from");
+        }
+        if errors.is_empty() {
+            Ok(ListQuery {
+                filter,
+                cursor,
+                limit,
+            })
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Building and running the HTTP server; tests start it the same way on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{Server, Service as _};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use shared::Config;
+use shared::bootstrap;
+use shared::queue::Broker;
+
+use crate::error::ApiError;
+use crate::ingest::InboxWriter;
+use crate::state::AppState;
+use crate::{admin, exceptions, health, metrics, orders, reports, webhooks};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Boot(#[from] bootstrap::BootError),
+    #[error(
+        "cannot listen on {addr}: {source}; is another process using the port? (set HTTP_ADDR)"
+    )]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    broker: Broker,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        // Bind first: a port in use fails at once, before migrations run.
+        let listener =
+            TcpListener::bind(config.http_addr).map_err(|source| StartupError::Bind {
+                addr: config.http_addr.to_string(),
+                source,
+            })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let parts = bootstrap::start(&config, "webhook-api").await?;
+        let inbox = InboxWriter::start(
+            parts.db.clone(),
+            parts.relay.clone(),
+            config.ingress_writers,
+            config.ingress_batch_max,
+            parts.metrics.clone(),
+        );
+        let broker = parts.broker.clone();
+        let state = web::Data::new(AppState {
+            config: Arc::new(config),
+            db: parts.db,
+            broker: parts.broker,
+            connectors: parts.connectors,
+            relay: parts.relay,
+            inbox,
+            metrics: parts.metrics,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(|req, srv| {
+                    // The route pattern, never the raw path: Tpaga's path carries a secret token.
+                    let route = req
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".to_owned());
+                    let method = req.method().to_string();
+                    let started = Instant::now();
+                    let span = tracing::info_span!("http", %method, %route);
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        let _enter = span.enter();
+                        tracing::info!(
+                            status = res.status().as_u16(),
+                            latency_us = started.elapsed().as_micros() as u64,
+                            "request"
+                        );
+                        Ok(res)
+                    }
+                })
+                .configure(health::routes)
+                .configure(orders::routes)
+                .configure(webhooks::routes)
+                .configure(admin::routes)
+                .configure(reports::routes)
+                .configure(exceptions::routes)
+                .configure(metrics::routes)
+                .default_service(web::to(no_route))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: "listener".to_owned(),
+            source,
+        })?
+        .shutdown_timeout(10)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            broker,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, finishing in-flight requests, then closes the broker.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.broker.close().await;
+        result
+    }
+}
+
+async fn no_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NoRoute)
+}

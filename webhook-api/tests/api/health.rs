@@ -1,0 +1,49 @@
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn healthz_is_ok() {
+    let app = spawn_app().await;
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn readyz_reports_database_and_broker() {
+    let app = spawn_app().await;
+    // The broker connects in the background; readiness follows once it has.
+    let mut body = Value::Null;
+    for _ in 0..50 {
+        let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+        let status = r.status();
+        body = r.json().await.unwrap();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(body["status"], "ready", "{body}");
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["broker"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_the_broker_is_unreachable() {
+    let app =
+        crate::helpers::spawn_app_with(&[("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")]).await;
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["checks"]["broker"], "unavailable");
+    assert_eq!(body["checks"]["database"], "ok");
+}
+
+#[tokio::test]
+async fn unknown_routes_get_a_json_404() {
+    let app = spawn_app().await;
+    let r = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "no_route");
+}

@@ -1,0 +1,12 @@
+//! webhook-api integration tests against real PostgreSQL and RabbitMQ.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod browser;
+mod health;
+mod helpers;
+mod logs;
+mod orders;
+mod outage;
+mod reports;
+mod webhooks;
