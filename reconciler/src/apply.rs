@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Timestamptz};
 use shared::db::DbError;
@@ -44,6 +44,7 @@ pub fn apply(
     cause: &Cause,
     order_expiry: Duration,
     calls: &[RecordedCall],
+    picked_at: DateTime<Utc>,
 ) -> Result<Applied, DbError> {
     conn.transaction(|conn| {
         // Lock the order before anything else touches it: inserting the calls
@@ -66,7 +67,7 @@ pub fn apply(
             Some(order) => with_order(conn, order, report, cause, order_expiry)?,
         };
         if let Some(inbox_id) = cause.inbox_id() {
-            inbox::mark_processed(conn, inbox_id, &applied.outcome)?;
+            inbox::mark_processed(conn, inbox_id, &applied.outcome, Some(picked_at))?;
         }
         Ok(applied)
     })

@@ -165,7 +165,7 @@ pub fn archive(
             },
         )?;
         if let Some(inbox_id) = message.cause.inbox_id() {
-            inbox::mark_processed(conn, inbox_id, "dead_lettered")?;
+            inbox::mark_processed(conn, inbox_id, "dead_lettered", None)?;
         }
         Ok(Some(id))
     })

@@ -53,7 +53,8 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage) -> Disposition {
             error: format!("{} is not configured on this reconciler", target.provider),
         };
     };
-    if let Some(inbox_id) = message.cause.inbox_id()
+    let picked_at = chrono::Utc::now();
+    if let Some(inbox_id) = message.cause.releases_key()
         && let Err(e) = ctx
             .db
             .run(move |conn| inbox::mark_picked(conn, inbox_id))
@@ -101,7 +102,9 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage) -> Disposition {
             let done = match inbox_id {
                 Some(id) => {
                     ctx.db
-                        .run(move |conn| inbox::mark_processed(conn, id, "not_a_payment"))
+                        .run(move |conn| {
+                            inbox::mark_processed(conn, id, "not_a_payment", Some(picked_at))
+                        })
                         .await
                 }
                 None => Ok(()),
@@ -119,7 +122,7 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage) -> Disposition {
             let report_for_log = report.clone();
             match ctx
                 .db
-                .run(move |conn| apply::apply(conn, &report, &cause, expiry, &calls))
+                .run(move |conn| apply::apply(conn, &report, &cause, expiry, &calls, picked_at))
                 .await
             {
                 Ok(Applied {

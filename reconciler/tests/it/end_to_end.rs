@@ -93,6 +93,15 @@ async fn duplicate_deliveries_move_the_order_once() {
     .await
     .expect("both events processed");
     assert_eq!(stack.find(&reference).history.len(), 2, "moved once");
+    // Belvo keys are not released before the check, so the pick time is
+    // written with the outcome; it is still the time the check started.
+    assert_eq!(
+        stack.count(
+            "SELECT count(*) FROM webhook_events \
+             WHERE picked_at IS NOT NULL AND picked_at < processed_at AND picked_at > received_at"
+        ),
+        2
+    );
     // Two distinct events delivered five times each.
     assert_eq!(stack.count("SELECT count(*) FROM webhook_events"), 2);
     assert_eq!(
