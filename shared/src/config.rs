@@ -171,7 +171,9 @@ pub struct Config {
     pub webhook_body_limit: usize,
     /// Most webhook deliveries committed in one transaction (group commit); 1 = one transaction each.
     pub ingress_batch_max: usize,
-    /// Concurrent group-commit writers in one webhook-api process.
+    /// Concurrent group-commit writers in one webhook-api process. Two keep
+    /// one batch collecting while another commits; more make smaller batches
+    /// and cost CPU per webhook (measured on 2 cores: see BENCHMARKS.md).
     pub ingress_writers: usize,
     pub reconciler_concurrency: u16,
     pub sweep_interval: Duration,
@@ -367,7 +369,7 @@ impl Config {
             },
             webhook_body_limit: r.number("WEBHOOK_BODY_LIMIT_BYTES", 262_144, 1_024..=16 << 20)?,
             ingress_batch_max: r.number("INGRESS_BATCH_MAX", 64, 1..=1_000)?,
-            ingress_writers: r.number("INGRESS_WRITERS", 4, 1..=64)?,
+            ingress_writers: r.number("INGRESS_WRITERS", 2, 1..=64)?,
             reconciler_concurrency: r.number("RECONCILER_CONCURRENCY", 32, 1..=4_096)?,
             sweep_interval: r.seconds("SWEEP_INTERVAL_SECS", 60)?,
             pending_recheck_after: r.seconds("PENDING_RECHECK_AFTER_SECS", 300)?,
