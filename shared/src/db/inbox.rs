@@ -2,7 +2,7 @@
 //! in one transaction.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use super::DbError;
 use super::schema::webhook_events;
@@ -115,7 +115,7 @@ struct KeyedId {
 /// waiting key released mid-batch) is an `Err`, and the caller redoes the
 /// batch row by row.
 pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Saved>, DbError> {
-    use diesel::sql_types::{Array, Bool, Bytea, Integer, Jsonb, Nullable, Timestamptz};
+    use diesel::sql_types::{Array, Bool, Bytea, Integer, Jsonb};
     use std::collections::HashMap;
 
     let order = key_order(batch);
@@ -399,7 +399,7 @@ pub fn mark_processed(
     )
     .bind::<BigInt, _>(inbox_id)
     .bind::<Text, _>(outcome)
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>, _>(picked_at)
+    .bind::<Nullable<Timestamptz>, _>(picked_at)
     .execute(conn)?;
     Ok(())
 }
