@@ -317,4 +317,5 @@ fi
 if [ "$KEEP" -eq 0 ]; then
   printf '    (the services stop now; run with --keep to leave them running)\n'
 fi
+printf '    run the tests with: scripts/test.sh   (it also installs Chromium, which the demo skips)\n'
 exit "$status"

@@ -132,4 +132,4 @@ if [ "${SERVICES_SKIP_CHROMIUM:-0}" != 1 ]; then
 fi
 
 echo
-ok "services are up. Run the tests with: cargo test --workspace"
+ok "services are up. Run the tests with: scripts/test.sh"
