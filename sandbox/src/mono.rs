@@ -45,7 +45,7 @@ pub struct Payment {
     /// PSE's CUS, a numeric string.
     pub transaction_id: String,
     pub url: String,
-    /// Only once the intent failed (providers.md: the reason is in `data.payment.provider_message`).
+    /// Only once the intent failed (docs/PROVIDERS.md, "Mono": the reason is in `data.payment.provider_message`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_message: Option<String>,
 }

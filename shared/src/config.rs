@@ -1,4 +1,4 @@
-//! Configuration from the environment variables listed in design.md.
+//! Configuration from the environment variables in the README, "Configuration" (docs/ARCHITECTURE.md, "Contract").
 //!
 //! Every value is parsed at startup; a malformed one stops the process with a
 //! message naming the variable, so a typo never turns into a silent default.
@@ -27,7 +27,7 @@ fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// What an API key may do (design.md: merchant creates and reads, finance reads, admin anything).
+/// What an API key may do (docs/ARCHITECTURE.md, "API roles": merchant creates and reads, finance reads, admin anything).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

@@ -1,4 +1,4 @@
-//! Every row of design.md's mapping table, against each provider's API.
+//! Every row of the status mapping table (docs/ARCHITECTURE.md, "Status mapping"), against each provider's API.
 
 use futures_util::future::join_all;
 

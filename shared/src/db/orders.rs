@@ -13,7 +13,7 @@ use super::models::{ExceptionRow, NewOrderEvent, NewOrderRow, OrderEventRow, Ord
 use super::schema::{order_events, orders, reconciliation_exceptions};
 use crate::domain::{NewOrder, OrderState, Provider};
 
-/// The order as the API and the `pse.orders` exchange show it (design.md).
+/// The order as the API and the `pse.orders` exchange show it (docs/ARCHITECTURE.md, "The order as published").
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct OrderJson {
     pub id: Uuid,

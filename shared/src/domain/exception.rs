@@ -1,4 +1,4 @@
-//! Kinds of reconciliation exceptions finance must look at (design.md, "Exceptions").
+//! Kinds of reconciliation exceptions finance must look at (docs/ARCHITECTURE.md, "Exceptions").
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! Order states and the transitions between them (design.md, "Orders").
+//! Order states and the transitions between them (docs/ARCHITECTURE.md, "Invariants").
 
 use std::fmt;
 use std::str::FromStr;

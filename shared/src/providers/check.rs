@@ -16,7 +16,7 @@ pub struct PaymentReport {
     pub payment_id: String,
     /// The provider's status string, as reported.
     pub status: String,
-    /// The order state that status maps to (design.md's table): pending, processing, paid or failed.
+    /// The order state that status maps to (docs/ARCHITECTURE.md, "Status mapping"): pending, processing, paid or failed.
     pub maps_to: OrderState,
     /// The amount the provider reports, parsed exactly; `None` if it reported none.
     pub amount: Option<Money>,

@@ -1,4 +1,4 @@
-//! CSV rendering with the exact columns of design.md.
+//! CSV rendering with the exact columns of docs/ARCHITECTURE.md, "Daily reconciliation report".
 
 use chrono::{DateTime, SecondsFormat, Utc};
 

@@ -1,4 +1,4 @@
-//! The daily reconciliation report (design.md: "Daily reconciliation report").
+//! The daily reconciliation report (docs/ARCHITECTURE.md, "Daily reconciliation report").
 //!
 //! One row per order touched that Bogota business day (created, moved, or an
 //! exception opened or resolved), listing all its exceptions, plus one row per

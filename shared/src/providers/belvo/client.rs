@@ -10,7 +10,7 @@ use crate::providers::check::{
     Auth, Call, CheckError, PaymentReport, RecordedCall, parse_body, send,
 };
 
-/// design.md's mapping; Belvo statuses have been seen in either case.
+/// docs/ARCHITECTURE.md's "Status mapping"; Belvo statuses have been seen in either case.
 pub fn map_status(status: &str) -> Option<OrderState> {
     match status.to_ascii_uppercase().as_str() {
         "REQUIRES_PAYMENT_METHOD" | "REQUIRES_ACTION" => Some(OrderState::Pending),

@@ -9,7 +9,7 @@ use crate::providers::check::{
 };
 use crate::secret::Secret;
 
-/// design.md's mapping of Mono intent states.
+/// The mapping of Mono intent states (docs/ARCHITECTURE.md, "Status mapping").
 pub fn map_state(state: &str) -> Option<OrderState> {
     match state {
         "created" | "in_progress" => Some(OrderState::Pending),

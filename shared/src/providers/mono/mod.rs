@@ -85,7 +85,7 @@ impl Connector for Mono {
         })
     }
 }
-/// Mono ids match `^[A-Za-z]{2,6}_[\w-]{22}$` (providers.md); a collection
+/// Mono ids match `^[A-Za-z]{2,6}_[\w-]{22}$` (docs/PROVIDERS.md, "Mono"); a collection
 /// intent id looks like `cint_5dHsMj4uwhhujcVUTuw1OP`.
 pub fn validate_payment_id(id: &str) -> Result<(), &'static str> {
     let ok = id.split_once('_').is_some_and(|(prefix, rest)| {

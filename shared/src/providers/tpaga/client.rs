@@ -14,7 +14,7 @@ use crate::providers::check::{
 };
 use crate::secret::Secret;
 
-/// design.md's mapping of Tpaga charge statuses.
+/// The mapping of Tpaga charge statuses (docs/ARCHITECTURE.md, "Status mapping").
 pub fn map_status(status: &str) -> Option<OrderState> {
     match status {
         "pending" => Some(OrderState::Pending),
