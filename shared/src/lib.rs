@@ -7,6 +7,8 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod domain;
+#[cfg(test)]
+pub(crate) mod fuzz_support;
 pub mod http;
 pub mod metrics;
 pub mod providers;

@@ -5,7 +5,11 @@ use std::fmt;
 use subtle::ConstantTimeEq;
 
 /// A credential. It prints as `[redacted]`, and comparisons are constant-time.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Deliberately not `PartialEq`: a derived `==` compares byte by byte and stops
+/// at the first difference, which leaks how much of a guess was right. Use
+/// [`Secret::matches`] against untrusted input and [`Secret::ct_eq`] between two secrets.
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {
@@ -21,6 +25,11 @@ impl Secret {
     /// Constant-time equality against untrusted input (length still leaks, as with any MAC check).
     pub fn matches(&self, candidate: &[u8]) -> bool {
         self.0.as_bytes().ct_eq(candidate).into()
+    }
+
+    /// Constant-time equality of two secrets.
+    pub fn ct_eq(&self, other: &Secret) -> bool {
+        self.matches(other.0.as_bytes())
     }
 }
 
@@ -47,5 +56,7 @@ mod tests {
         assert!(s.matches(b"whsec_abc"));
         assert!(!s.matches(b"whsec_abd"));
         assert!(!s.matches(b"whsec_ab"));
+        assert!(s.ct_eq(&Secret::new("whsec_abc")));
+        assert!(!s.ct_eq(&Secret::new("whsec_abd")));
     }
 }

@@ -21,8 +21,14 @@ fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
         .from_local_datetime(&midnight)
         .earliest()
         .map(|d| d.with_timezone(&Utc))
-        // Bogota has no DST gaps today; fall back to the fixed offset if tzdata ever says otherwise.
-        .unwrap_or_else(|| Utc.from_utc_datetime(&midnight) + chrono::Duration::hours(5))
+        // Bogota has no DST gaps today; fall back to the fixed offset if tzdata
+        // ever says otherwise. Checked: the last representable day (a date in
+        // a query string can be year 262142) must not overflow into a panic.
+        .unwrap_or_else(|| {
+            Utc.from_utc_datetime(&midnight)
+                .checked_add_signed(chrono::Duration::hours(5))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        })
 }
 
 /// The Bogota business date of an instant.
@@ -49,5 +55,13 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(business_date(late), d);
+    }
+
+    #[test]
+    fn the_extreme_dates_do_not_panic() {
+        for d in [NaiveDate::MIN, NaiveDate::MAX] {
+            let (start, end) = day_bounds(d);
+            assert!(start <= end);
+        }
     }
 }

@@ -26,6 +26,10 @@ pub enum ApiError {
     NoRoute,
     #[error("{0} webhooks are not enabled on this deployment")]
     ProviderDisabled(String),
+    /// An order for a provider this deployment cannot query: it could never be
+    /// reconciled. 422, unlike the webhook's 404, because the route exists.
+    #[error("{0} is not enabled on this deployment; orders for it are refused")]
+    OrderProviderDisabled(String),
     #[error("{0}")]
     MalformedPayload(String),
     #[error("the request has invalid fields")]
@@ -49,7 +53,9 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::NoRoute => "no_route",
-            ApiError::ProviderDisabled(_) => "provider_disabled",
+            ApiError::ProviderDisabled(_) | ApiError::OrderProviderDisabled(_) => {
+                "provider_disabled"
+            }
             ApiError::MalformedPayload(_) => "malformed_payload",
             ApiError::Validation(_) => "validation_failed",
             ApiError::Conflict { code, .. } => code,
@@ -100,7 +106,9 @@ impl ResponseError for ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::MalformedPayload(_) => StatusCode::BAD_REQUEST,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::OrderProviderDisabled(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -11,6 +11,7 @@ pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod orders;
+pub mod panic_guard;
 pub mod reports;
 pub mod startup;
 pub mod state;

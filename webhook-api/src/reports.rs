@@ -5,7 +5,8 @@
 
 use actix_web::http::header::{CONTENT_DISPOSITION, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::NaiveDate;
+use chrono::{Datelike as _, NaiveDate};
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 use shared::domain::Provider;
 use shared::report::output::{Format, write_report};
@@ -26,18 +27,32 @@ struct Query {
     provider: Option<String>,
 }
 
+/// Report dates are four-digit years: anything wider cannot be written as a
+/// timestamp PostgreSQL reads back the same way.
+fn plausible(date: NaiveDate) -> bool {
+    (2000..=9999).contains(&date.year())
+}
+
 fn parse(req: &HttpRequest) -> Result<(Scope, Format), ApiError> {
-    let q: Query = crate::body::query(req)?;
+    parse_query(req.query_string())
+}
+
+fn parse_query(query: &str) -> Result<(Scope, Format), ApiError> {
+    let q: Query = serde_urlencoded::from_str(query)
+        .map_err(|e| ApiError::MalformedPayload(format!("the query string is malformed: {e}")))?;
     let mut errors = Vec::new();
     let date = match q.date.as_deref().filter(|d| !d.is_empty()) {
         None => Some(default_date()),
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").ok().or_else(|| {
-            errors.push(FieldError {
-                field: "date".into(),
-                message: "must be a date like 2026-11-20 (a Bogota business day)".into(),
-            });
-            None
-        }),
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .ok()
+            .filter(|d| plausible(*d))
+            .or_else(|| {
+                errors.push(FieldError {
+                    field: "date".into(),
+                    message: "must be a date like 2026-11-20 (a Bogota business day)".into(),
+                });
+                None
+            }),
     };
     let format = match q.format.as_deref().filter(|f| !f.is_empty()) {
         None => Some(Format::Json),
@@ -78,41 +93,53 @@ async fn reconciliation(
     caller.require(Access::ReadReports)?;
     let (scope, format) = parse(&req)?;
     let pool = state.db.pool().clone();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(8);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, Failure>>(8);
     tokio::task::spawn_blocking(move || {
         let mut conn = match pool.get() {
             Ok(c) => c,
             Err(e) => {
-                let _ = ready_tx.send(Err(e.to_string()));
+                tracing::warn!(error = %e, "report: no database connection");
+                let _ = tx.blocking_send(Err(Failure::Unavailable));
                 return;
             }
         };
-        let _ = ready_tx.send(Ok(()));
         let mut emit = |chunk: Vec<u8>| tx.blocking_send(Ok(web::Bytes::from(chunk))).is_ok();
         match write_report(&mut conn, &scope, format, &mut emit) {
             Ok(rows) => {
                 tracing::info!(date = %scope.date, rows, format = format.extension(), "report served")
             }
             Err(e) => {
-                tracing::error!(error = %e, "report failed while streaming; the response is cut short");
-                let _ = tx.blocking_send(Err(std::io::Error::other("report failed")));
+                tracing::error!(error = %e, "report failed");
+                let failure = if e.is_unavailable() {
+                    Failure::Unavailable
+                } else {
+                    Failure::Internal
+                };
+                let _ = tx.blocking_send(Err(failure));
             }
         }
     });
-    // Only start answering once a connection is in hand: a database outage is
-    // a clean 503, not a truncated 200.
-    match ready_rx.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "report: no database connection");
+    // The status line waits for the first output: `write_report` emits
+    // nothing until the summary is computed and the first rows are read, so a
+    // failure there (no connection, an overflow, a bad query) is a clean 5xx
+    // rather than a 200 cut short. Only a later batch can still fail mid-stream.
+    let first = match rx.recv().await {
+        Some(Ok(chunk)) => chunk,
+        Some(Err(Failure::Unavailable)) => {
             return Err(ApiError::Unavailable(
                 "the database is unavailable".to_owned(),
             ));
         }
-        Err(_) => return Err(ApiError::Internal("report task ended early".to_owned())),
-    }
-    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        Some(Err(Failure::Internal)) => {
+            return Err(ApiError::Internal(
+                "the report could not be computed".to_owned(),
+            ));
+        }
+        None => return Err(ApiError::Internal("report task ended early".to_owned())),
+    };
+    let rest = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+        .map(|item| item.map_err(|_| std::io::Error::other("report failed while streaming")));
+    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(first)]).chain(rest);
     let mut response = HttpResponse::Ok();
     response.content_type(format.content_type());
     if format != Format::Html {
@@ -127,4 +154,60 @@ async fn reconciliation(
         }
     }
     Ok(response.streaming(body))
+}
+
+/// Why the report task stopped; the detail is logged where it happened.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    Unavailable,
+    Internal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fields(query: &str) -> Vec<String> {
+        match parse_query(query) {
+            Err(ApiError::Validation(f)) => f.into_iter().map(|e| e.field).collect(),
+            other => panic!("unexpected {:?}", other.map(|(s, f)| (s.date, f))),
+        }
+    }
+
+    #[test]
+    fn dates_formats_and_providers() {
+        let (scope, format) = parse_query("date=2026-11-20&format=csv&provider=tpaga").unwrap();
+        assert_eq!(scope.date.to_string(), "2026-11-20");
+        assert_eq!(format, Format::Csv);
+        assert_eq!(scope.provider, Some(Provider::Tpaga));
+        assert_eq!(fields("date=+262142-12-31"), ["date"]);
+        assert_eq!(fields("date=1999-12-31"), ["date"]);
+        assert_eq!(
+            fields("date=2026-02-30&format=xls&provider=x"),
+            ["date", "format", "provider"]
+        );
+        assert!(matches!(
+            parse_query("date=%ZZ"),
+            Err(ApiError::MalformedPayload(_)) | Err(ApiError::Validation(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_string_parses_or_fails_cleanly(
+            qs in any::<String>(),
+            bytes in proptest::collection::vec(any::<u8>(), 0..128),
+            date in prop_oneof![any::<String>(), "[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}"],
+            format in any::<String>(),
+            provider in any::<String>(),
+        ) {
+            let built = serde_urlencoded::to_string([("date", &date), ("format", &format), ("provider", &provider)]).unwrap();
+            for q in [qs, String::from_utf8_lossy(&bytes).into_owned(), built] {
+                if let Ok((scope, _)) = parse_query(&q) {
+                    prop_assert!(plausible(scope.date), "{q:?}");
+                }
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ use shared::queue::Broker;
 
 use crate::error::ApiError;
 use crate::ingest::InboxWriter;
+use crate::panic_guard::PanicGuard;
 use crate::state::AppState;
 use crate::{admin, exceptions, health, metrics, orders, reports, webhooks};
 
@@ -64,6 +65,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                // A panicking handler answers 500 JSON instead of dropping the connection.
+                .wrap(PanicGuard)
                 .wrap_fn(|req, srv| {
                     // The route pattern, never the raw path: Tpaga's path carries a secret token.
                     let route = req

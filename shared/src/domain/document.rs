@@ -57,6 +57,11 @@ impl Nit {
             .chars()
             .filter(|c| !matches!(c, '.' | ' '))
             .collect();
+        // Everything below indexes bytes, which is only sound on ASCII: a
+        // multi-byte last character once made `split_at` panic mid-character.
+        if !cleaned.is_ascii() {
+            return Err(DocumentError::NitFormat);
+        }
         let (base, dv) = match cleaned.split_once('-') {
             Some((base, dv)) => (base.to_owned(), dv.to_owned()),
             None if cleaned.len() >= 2 => {
@@ -241,7 +246,22 @@ impl fmt::Debug for LooseDocument {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzz_support::{any_bytes, any_text};
     use proptest::prelude::*;
+
+    /// The input from the incident: a NIT whose last character is two bytes
+    /// long used to panic in `split_at` (and print the number in the panic).
+    #[test]
+    fn nit_ending_in_a_multibyte_character_is_refused_not_a_panic() {
+        assert_eq!(Nit::parse("80019726é"), Err(DocumentError::NitFormat));
+        assert_eq!(
+            PayerDocument::parse("NIT", "80019726é"),
+            Err(DocumentError::NitFormat)
+        );
+        for bad in ["1é", "800197268😀", "8001972684\u{301}", "é", "٣٣٣٣٣٣٣٣٣٣"] {
+            assert_eq!(Nit::parse(bad), Err(DocumentError::NitFormat), "{bad:?}");
+        }
+    }
 
     #[test]
     fn known_valid_nits() {
@@ -327,6 +347,39 @@ mod tests {
         #[test]
         fn parsing_never_panics(t in "\\PC{0,5}", n in "\\PC{0,30}") {
             let _ = PayerDocument::parse(&t, &n);
+        }
+
+        #[test]
+        fn every_document_parser_is_total_on_any_text(n in any_text()) {
+            for kind in ["CC", "NIT", "CE", "TI", "PP"] {
+                if let Ok(d) = PayerDocument::parse(kind, &n) {
+                    let _ = (d.looks_usual(), d.masked(), format!("{d:?}"));
+                }
+            }
+            let _ = Nit::parse(&n);
+            let _ = Cc::parse(&n);
+            for kind in [LooseKind::Ce, LooseKind::Ti, LooseKind::Pp] {
+                if let Ok(d) = LooseDocument::parse(kind, &n) {
+                    let _ = d.looks_usual();
+                }
+            }
+            let _ = nit_check_digit(&n);
+        }
+
+        #[test]
+        fn every_document_parser_is_total_on_any_bytes(bytes in any_bytes(64)) {
+            let n = String::from_utf8_lossy(&bytes);
+            for kind in ["CC", "NIT", "CE", "TI", "PP"] {
+                let _ = PayerDocument::parse(kind, &n);
+            }
+        }
+
+        #[test]
+        fn a_parsed_nit_is_ascii_and_canonical(n in any_text()) {
+            if let Ok(nit) = Nit::parse(&n) {
+                prop_assert!(nit.canonical().is_ascii());
+                prop_assert_eq!(Nit::parse(&nit.canonical()), Ok(nit));
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ pub mod reconcile;
 
 pub use document::{Cc, DocumentError, Nit, PayerDocument};
 pub use exception::ExceptionKind;
-pub use money::{AmountError, Currency, Money, RawAmount};
+pub use money::{AmountError, AmountLimits, Currency, Money, RawAmount};
 pub use order::{Email, NewOrder, Payer, Reference};
 pub use order_state::OrderState;
 pub use provider::Provider;

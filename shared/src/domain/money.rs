@@ -67,6 +67,59 @@ pub enum AmountError {
     Overflow,
     #[error("currency must be COP")]
     UnsupportedCurrency,
+    #[error("must be from {min} to {max} minor units (centavos)")]
+    OutOfRange { min: i64, max: i64 },
+}
+
+/// The amounts an order may have, inclusive, in minor units.
+///
+/// Bounded so that no sum, difference or report total built from orders can
+/// approach `i64::MAX`, and so a typo of a few extra digits is refused
+/// instead of becoming an order nobody can pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmountLimits {
+    pub min_minor: i64,
+    pub max_minor: i64,
+}
+
+impl AmountLimits {
+    /// Every order: 1 centavo to 100 billion pesos (10,000,000,000,000 centavos).
+    pub const ORDER: AmountLimits = AmountLimits {
+        min_minor: 1,
+        max_minor: 10_000_000_000_000,
+    };
+
+    /// The tighter of two ranges (a provider's documented limits within [`Self::ORDER`]).
+    pub const fn narrowed(self, other: AmountLimits) -> AmountLimits {
+        AmountLimits {
+            min_minor: if self.min_minor > other.min_minor {
+                self.min_minor
+            } else {
+                other.min_minor
+            },
+            max_minor: if self.max_minor < other.max_minor {
+                self.max_minor
+            } else {
+                other.max_minor
+            },
+        }
+    }
+
+    pub fn contains(self, minor: i64) -> bool {
+        (self.min_minor..=self.max_minor).contains(&minor)
+    }
+
+    /// `Money` for an order, refused when outside the range.
+    pub fn money(self, minor: i64, currency: Currency) -> Result<Money, AmountError> {
+        if self.contains(minor) {
+            Money::new(minor, currency)
+        } else {
+            Err(AmountError::OutOfRange {
+                min: self.min_minor,
+                max: self.max_minor,
+            })
+        }
+    }
 }
 
 /// A non-negative amount of money in minor units.
@@ -99,8 +152,9 @@ impl Money {
 
     /// The signed difference `self - other` in minor units, for reports.
     /// `None` when the currencies differ (there is no meaningful difference).
+    /// Both sides are non-negative `i64`s, so the result always fits.
     pub fn difference(&self, other: &Money) -> Option<i64> {
-        (self.currency == other.currency).then(|| self.minor - other.minor)
+        (self.currency == other.currency).then(|| self.minor.saturating_sub(other.minor))
     }
 
     /// Human-readable amount with thousands separators: `COP 100,000.00`.
@@ -116,12 +170,14 @@ impl fmt::Display for Money {
 }
 
 /// Formats signed minor units as `COP -1,234.56` (used for differences too).
-pub fn format_major(minor: i64, currency: Currency) -> String {
-    let per = currency.minor_per_major();
+/// Takes `i128` so report sums, which may exceed `i64`, format as well.
+pub fn format_major(minor: impl Into<i128>, currency: Currency) -> String {
+    let minor: i128 = minor.into();
+    let per = currency.minor_per_major().unsigned_abs();
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
-    let major = abs / per as u64;
-    let cents = abs % per as u64;
+    let major = abs / u128::from(per);
+    let cents = abs % u128::from(per);
     let digits = major.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
@@ -264,6 +320,7 @@ impl RawAmount {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzz_support::{any_bytes, any_text, json_value};
     use proptest::prelude::*;
 
     #[test]
@@ -354,6 +411,42 @@ mod tests {
     }
 
     #[test]
+    fn order_amount_bounds() {
+        let l = AmountLimits::ORDER;
+        assert!(l.money(1, Currency::Cop).is_ok());
+        assert!(l.money(10_000_000_000_000, Currency::Cop).is_ok());
+        for bad in [0, -1, 10_000_000_000_001, i64::MAX, i64::MIN] {
+            assert_eq!(
+                l.money(bad, Currency::Cop),
+                Err(AmountError::OutOfRange {
+                    min: 1,
+                    max: 10_000_000_000_000
+                }),
+                "{bad}"
+            );
+        }
+        let narrow = AmountLimits {
+            min_minor: 100_000,
+            max_minor: 4_000_000_000,
+        };
+        assert_eq!(l.narrowed(narrow), narrow);
+        assert_eq!(narrow.narrowed(l), narrow);
+    }
+
+    #[test]
+    fn sums_beyond_i64_format() {
+        let two_max = 2 * i128::from(i64::MAX);
+        assert_eq!(
+            format_major(two_max, Currency::Cop),
+            "COP 184,467,440,737,095,516.14"
+        );
+        assert_eq!(
+            format_major(i64::MIN, Currency::Cop),
+            "COP -92,233,720,368,547,758.08"
+        );
+    }
+
+    #[test]
     fn raw_amount_keeps_the_token() {
         #[derive(Deserialize)]
         struct W {
@@ -394,6 +487,62 @@ mod tests {
             let _ = parse_minor_units(&s);
             let _ = parse_whole_pesos(&s);
             let _ = parse_decimal_pesos(&s);
+        }
+
+        #[test]
+        fn parsers_are_total_on_any_text(s in any_text()) {
+            for v in [parse_minor_units(&s), parse_whole_pesos(&s), parse_decimal_pesos(&s)]
+                .into_iter()
+                .flatten()
+            {
+                prop_assert!(v >= 0);
+            }
+            let _ = s.parse::<Currency>();
+        }
+
+        #[test]
+        fn parsers_are_total_on_any_bytes(bytes in any_bytes(64)) {
+            let s = String::from_utf8_lossy(&bytes);
+            let _ = parse_minor_units(&s);
+            let _ = parse_whole_pesos(&s);
+            let _ = parse_decimal_pesos(&s);
+        }
+
+        /// `RawAmount` is fed whatever JSON a provider sends; its text then
+        /// goes through every amount parser.
+        #[test]
+        fn raw_amount_from_any_json(v in json_value(&["amount"])) {
+            let body = serde_json::json!({ "amount": v }).to_string();
+            #[derive(Deserialize)]
+            struct W {
+                amount: RawAmount,
+            }
+            if let Ok(w) = serde_json::from_str::<W>(&body) {
+                let _ = parse_minor_units(w.amount.text());
+                let _ = parse_whole_pesos(w.amount.text());
+                let _ = parse_decimal_pesos(w.amount.text());
+            }
+        }
+
+        #[test]
+        fn raw_amount_from_any_bytes(bytes in any_bytes(64)) {
+            if let Ok(a) = serde_json::from_slice::<RawAmount>(&bytes) {
+                let _ = parse_minor_units(a.text());
+                let _ = parse_decimal_pesos(a.text());
+            }
+        }
+
+        #[test]
+        fn order_limits_hold(minor in any::<i64>()) {
+            match AmountLimits::ORDER.money(minor, Currency::Cop) {
+                Ok(m) => prop_assert!((1..=10_000_000_000_000).contains(&m.minor_units())),
+                Err(e) => prop_assert!(!(1..=10_000_000_000_000).contains(&minor), "{e}"),
+            }
+        }
+
+        #[test]
+        fn format_major_never_panics(minor in any::<i128>()) {
+            prop_assert!(format_major(minor, Currency::Cop).starts_with("COP "));
         }
 
         #[test]

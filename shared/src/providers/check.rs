@@ -52,8 +52,9 @@ impl CheckError {
     }
 }
 
-/// One HTTP call to a provider, as stored in `provider_checks`.
-#[derive(Debug, Clone)]
+/// One HTTP call to a provider, as stored in `provider_checks`. `Debug` leaves
+/// out the body: provider responses carry payer names and documents.
+#[derive(Clone)]
 pub struct RecordedCall {
     pub provider: Provider,
     pub object_id: String,
@@ -63,6 +64,21 @@ pub struct RecordedCall {
     pub body: Option<String>,
     pub error: Option<String>,
     pub latency: Duration,
+}
+
+impl std::fmt::Debug for RecordedCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordedCall")
+            .field("provider", &self.provider)
+            .field("object_id", &self.object_id)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.as_ref().map(String::len))
+            .field("error", &self.error)
+            .field("latency", &self.latency)
+            .finish()
+    }
 }
 
 /// Responses larger than this are refused rather than buffered.
@@ -213,6 +229,31 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Refuses an id before it goes into a request path: only the conservative
+/// charset of [`crate::providers::webhook::safe_id`] may reach a URL, whatever
+/// the id came from (a webhook, an order, another provider response).
+pub fn path_id<'a>(id: &'a str, what: &str) -> Result<&'a str, CheckError> {
+    if crate::providers::webhook::safe_id(id) {
+        Ok(id)
+    } else {
+        Err(CheckError::final_(format!(
+            "{what} id is not a safe provider id; not requested"
+        )))
+    }
+}
+
+/// A response about another object than the one asked for is not evidence
+/// about ours (a misrouted proxy, a provider bug, a replayed body).
+pub fn same_id(requested: &str, reported: &str, what: &str) -> Result<(), CheckError> {
+    if requested == reported {
+        Ok(())
+    } else {
+        Err(CheckError::final_(format!(
+            "the {what} response is about another id than the one requested"
+        )))
+    }
 }
 
 /// Parses a 2xx body, turning a shape we do not understand into a final error.

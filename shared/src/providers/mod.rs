@@ -5,6 +5,8 @@
 pub mod belvo;
 pub mod check;
 pub mod mono;
+#[cfg(test)]
+mod parser_props;
 pub mod tpaga;
 pub mod webhook;
 
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 
 use crate::config::Config;
-use crate::domain::Provider;
+use crate::domain::{AmountLimits, Provider};
 use check::{CheckError, PaymentReport, RecordedCall};
 use webhook::{AuthError, Authenticated, CheckTarget, Headers, InboundEvent, PayloadError};
 
@@ -112,5 +114,14 @@ pub fn validate_payment_id(provider: Provider, id: &str) -> Result<(), &'static 
         Provider::Mono => mono::validate_payment_id(id),
         Provider::Belvo => belvo::validate_payment_id(id),
         Provider::Tpaga => tpaga::validate_payment_id(id),
+    }
+}
+
+/// The amounts an order for `provider` may have: the product-wide range,
+/// narrowed where the provider documents tighter limits.
+pub fn amount_limits(provider: Provider) -> AmountLimits {
+    match provider {
+        Provider::Mono | Provider::Belvo => AmountLimits::ORDER,
+        Provider::Tpaga => AmountLimits::ORDER.narrowed(tpaga::AMOUNT_LIMITS),
     }
 }

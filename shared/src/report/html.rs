@@ -27,7 +27,7 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn pesos(minor: i64) -> String {
+fn pesos(minor: impl Into<i128>) -> String {
     format_major(minor, Currency::Cop)
 }
 
@@ -227,7 +227,9 @@ fn rows_table(out: &mut String, id: &str, rows: &[ReportRow]) {
          <th>Difference</th><th>Last checked (UTC)</th><th>Exception</th><th>Detail</th></tr></thead><tbody>"
     );
     for r in rows {
-        let amt = |v: Option<i64>| v.map(pesos).unwrap_or_default();
+        fn amt<T: Into<i128>>(v: Option<T>) -> String {
+            v.map(pesos).unwrap_or_default()
+        }
         let _ = write!(
             out,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td>\

@@ -167,9 +167,10 @@ pub struct ReportRow {
 }
 
 impl ReportRow {
-    /// `provider_amount − order_amount`, when both are known.
-    pub fn difference(&self) -> Option<i64> {
-        Some(self.provider_amount? - self.order_amount?)
+    /// `provider_amount − order_amount`, when both are known. Wide, so that
+    /// no pair of stored amounts (old rows predate the amount bounds) overflows.
+    pub fn difference(&self) -> Option<i128> {
+        Some(i128::from(self.provider_amount?) - i128::from(self.order_amount?))
     }
 
     /// The exception kinds on this row (without the "(resolved)" marks).
@@ -191,17 +192,19 @@ impl ReportRow {
     }
 }
 
-/// A count and a sum of order amounts.
+/// A count and a sum of order amounts. The sum is `i128`: amounts are `i64`
+/// and a day may hold rows stored before amounts were bounded, so a sum of
+/// them need not fit in `i64` (it always fits in `i128`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Bucket {
     pub count: i64,
-    pub amount: i64,
+    pub amount: i128,
 }
 
 impl Bucket {
     fn add(&mut self, amount: i64) {
-        self.count += 1;
-        self.amount += amount;
+        self.count = self.count.saturating_add(1);
+        self.amount = self.amount.saturating_add(i128::from(amount));
     }
 }
 
@@ -259,8 +262,8 @@ impl Tally {
             (&mut self.expired, other.expired),
             (&mut self.needs_review, other.needs_review),
         ] {
-            a.count += b.count;
-            a.amount += b.amount;
+            a.count = a.count.saturating_add(b.count);
+            a.amount = a.amount.saturating_add(b.amount);
         }
         for (k, n) in &other.exceptions {
             *self.exceptions.entry(k.clone()).or_insert(0) += n;
@@ -293,8 +296,10 @@ struct StateAgg {
     state: String,
     #[diesel(sql_type = BigInt)]
     n: i64,
-    #[diesel(sql_type = BigInt)]
-    amount: i64,
+    /// `sum()` of a `bigint` column is `numeric` in PostgreSQL and may exceed
+    /// `bigint`; it is read as text and parsed into an `i128`.
+    #[diesel(sql_type = Text)]
+    amount: String,
 }
 
 #[derive(QueryableByName)]
@@ -310,7 +315,7 @@ struct KindAgg {
 /// The summary, by aggregate queries over the same rows as [`read`].
 pub fn summary(conn: &mut PgConnection, scope: &Scope) -> Result<Summary, DbError> {
     let states: Vec<StateAgg> = diesel::sql_query(format!(
-        "WITH {} SELECT p.provider, p.state, count(*) AS n, COALESCE(sum(p.amount_minor), 0)::bigint AS amount \
+        "WITH {} SELECT p.provider, p.state, count(*) AS n, COALESCE(sum(p.amount_minor), 0)::text AS amount \
          FROM picked p GROUP BY p.provider, p.state",
         scope.ctes()
     ))
@@ -334,8 +339,14 @@ pub fn summary(conn: &mut PgConnection, scope: &Scope) -> Result<Summary, DbErro
             "expired" => &mut t.expired,
             _ => &mut t.needs_review,
         };
-        bucket.count += s.n;
-        bucket.amount += s.amount;
+        let amount: i128 = s.amount.parse().map_err(|_| {
+            DbError::Task(format!(
+                "report: a sum of amounts is not an integer: {:?}",
+                s.amount
+            ))
+        })?;
+        bucket.count = bucket.count.saturating_add(s.n);
+        bucket.amount = bucket.amount.saturating_add(amount);
     }
     for k in kinds {
         *by_provider
@@ -370,6 +381,11 @@ pub trait Sink {
 /// Reads the report in one read-only, repeatable-read transaction, so the
 /// summary and the rows describe the same moment. Rows come through a
 /// server-side cursor, `FETCH_SIZE` at a time. Returns the number of rows.
+///
+/// Nothing reaches `sink` until the summary is computed, the cursor declared
+/// and the first batch fetched: everything likely to fail has then been
+/// tried, so an HTTP caller can wait for the first output before sending its
+/// status line, and only a later batch can still cut a response short.
 pub fn read(
     conn: &mut PgConnection,
     scope: &Scope,
@@ -384,23 +400,33 @@ pub fn read(
             // outweighs the gain), and room to sort and hash in memory.
             diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
             diesel::sql_query("SET LOCAL work_mem = '64MB'").execute(conn)?;
-            if with_summary && !sink.summary(summary(conn, scope)?) {
-                return Ok(0);
-            }
+            let summary = if with_summary {
+                Some(summary(conn, scope)?)
+            } else {
+                None
+            };
             diesel::sql_query(format!(
                 "DECLARE report_rows NO SCROLL CURSOR FOR {}",
                 scope.rows_sql()
             ))
             .execute(conn)?;
+            let fetch = |conn: &mut PgConnection| -> Result<Vec<ReportRow>, DbError> {
+                Ok(diesel::sql_query(format!("FETCH {FETCH_SIZE} FROM report_rows")).load(conn)?)
+            };
+            let mut batch = fetch(conn)?;
+            if let Some(summary) = summary
+                && !sink.summary(summary)
+            {
+                return Ok(0);
+            }
             let mut total = 0u64;
             loop {
-                let batch: Vec<ReportRow> =
-                    diesel::sql_query(format!("FETCH {FETCH_SIZE} FROM report_rows")).load(conn)?;
                 total += batch.len() as u64;
                 let more = batch.len() == FETCH_SIZE;
                 if !sink.rows(batch) || !more {
                     break;
                 }
+                batch = fetch(conn)?;
             }
             diesel::sql_query("CLOSE report_rows").execute(conn)?;
             Ok(total)
@@ -490,28 +516,50 @@ pub fn json_open(header: &Header<'_>) -> Vec<u8> {
     head
 }
 
+/// One row as the JSON report writes it. Serialized straight to bytes (not
+/// through `serde_json::Value`, which refuses integers beyond `u64`).
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    business_date: &'a str,
+    reference: Option<&'a str>,
+    provider: &'a str,
+    provider_payment_id: Option<&'a str>,
+    pse_cus: Option<&'a str>,
+    bank_code: Option<&'a str>,
+    order_amount: Option<i64>,
+    provider_amount: Option<i64>,
+    difference: Option<i128>,
+    currency: Option<&'a str>,
+    order_state: Option<&'a str>,
+    provider_status: Option<&'a str>,
+    webhook_received_at: Option<DateTime<Utc>>,
+    last_checked_at: Option<DateTime<Utc>>,
+    exception: Option<&'a str>,
+    detail: Option<&'a str>,
+}
+
 pub fn json_row(row: &ReportRow, business_date: &str, first: bool, out: &mut Vec<u8>) {
     if !first {
         out.push(b',');
     }
-    let value = serde_json::json!({
-        "business_date": business_date,
-        "reference": row.reference,
-        "provider": row.provider,
-        "provider_payment_id": row.provider_payment_id,
-        "pse_cus": row.pse_cus,
-        "bank_code": row.bank_code,
-        "order_amount": row.order_amount,
-        "provider_amount": row.provider_amount,
-        "difference": row.difference(),
-        "currency": row.currency,
-        "order_state": row.order_state,
-        "provider_status": row.provider_status,
-        "webhook_received_at": row.webhook_received_at,
-        "last_checked_at": row.last_checked_at,
-        "exception": row.exception,
-        "detail": row.detail,
-    });
+    let value = JsonRow {
+        business_date,
+        reference: row.reference.as_deref(),
+        provider: &row.provider,
+        provider_payment_id: row.provider_payment_id.as_deref(),
+        pse_cus: row.pse_cus.as_deref(),
+        bank_code: row.bank_code.as_deref(),
+        order_amount: row.order_amount,
+        provider_amount: row.provider_amount,
+        difference: row.difference(),
+        currency: row.currency.as_deref(),
+        order_state: row.order_state.as_deref(),
+        provider_status: row.provider_status.as_deref(),
+        webhook_received_at: row.webhook_received_at,
+        last_checked_at: row.last_checked_at,
+        exception: row.exception.as_deref(),
+        detail: row.detail.as_deref(),
+    };
     let _ = serde_json::to_writer(&mut *out, &value);
 }
 

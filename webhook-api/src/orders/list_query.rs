@@ -109,3 +109,55 @@ impl RawListQuery {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Arbitrary Unicode plus the shapes these parameters take.
+    fn text() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(prop_oneof![
+            any::<String>(),
+            proptest::string::string_regex("(?s:.{0,30})").unwrap(),
+            "[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})",
+            "-?[0-9]{1,25}",
+            "[A-Za-z0-9_=-]{0,60}",
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn any_parameters_parse_or_fail_cleanly(
+            state in text(), provider in text(), from in text(), to in text(),
+            limit in text(), cursor in text(),
+        ) {
+            let q = RawListQuery { state, provider, from, to, limit, cursor };
+            if let Ok(q) = q.parse() {
+                prop_assert!((1..=MAX_LIMIT).contains(&q.limit));
+            }
+        }
+
+        #[test]
+        fn any_query_string_never_panics(qs in any::<String>(), bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
+            for s in [qs, String::from_utf8_lossy(&bytes).into_owned()] {
+                if let Ok(q) = serde_urlencoded::from_str::<RawListQuery>(&s) {
+                    let _ = q.parse();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_dates_do_not_panic() {
+        for d in ["+262142-12-31", "-262143-01-01", "9999-12-31", "0000-01-01"] {
+            let q = RawListQuery {
+                from: Some(d.to_owned()),
+                to: Some(d.to_owned()),
+                ..RawListQuery::default()
+            };
+            let _ = q.parse();
+        }
+    }
+}

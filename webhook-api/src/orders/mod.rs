@@ -44,6 +44,10 @@ async fn create(
     require_json(&req, false)?;
     let body = read_limited(&req, payload, ORDER_BODY_LIMIT).await?;
     let parsed = new_order::parse(&body)?;
+    let provider = parsed.order.provider;
+    if state.connectors.get(provider).is_none() {
+        return Err(ApiError::OrderProviderDisabled(provider.to_string()));
+    }
     let first_check_at = chrono::Utc::now()
         + chrono::Duration::from_std(state.config.pending_recheck_after).unwrap_or_default();
     let order = parsed.order;

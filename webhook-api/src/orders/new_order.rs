@@ -3,9 +3,11 @@
 //! personal data).
 
 use serde_json::{Map, Value};
+use shared::domain::money::format_major;
 use shared::domain::money::parse_minor_units;
 use shared::domain::{
-    Currency, DocumentError, Email, Money, NewOrder, Payer, PayerDocument, Provider, Reference,
+    AmountLimits, Currency, DocumentError, Email, NewOrder, Payer, PayerDocument, Provider,
+    Reference,
 };
 use shared::providers;
 
@@ -85,6 +87,17 @@ impl Fields {
     }
 }
 
+/// The range in centavos and, for people, in pesos.
+fn out_of_range(limits: AmountLimits) -> String {
+    format!(
+        "must be an integer number of centavos from {} to {} ({} to {})",
+        limits.min_minor,
+        limits.max_minor,
+        format_major(limits.min_minor, Currency::Cop),
+        format_major(limits.max_minor, Currency::Cop),
+    )
+}
+
 pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::MalformedPayload(format!("the body is not valid JSON: {e}")))?;
@@ -137,8 +150,19 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
         let currency = f
             .string(a, "currency", "amount.currency", true)
             .and_then(|c| f.check("amount.currency", c.parse::<Currency>()));
+        // The provider's documented range where it has one; the product-wide
+        // range when the provider itself is invalid (that error is reported apart).
+        let limits = provider.map_or(AmountLimits::ORDER, providers::amount_limits);
+        let minor = minor.and_then(|m| {
+            if limits.contains(m) {
+                Some(m)
+            } else {
+                f.fail("amount.amount", out_of_range(limits));
+                None
+            }
+        });
         match (minor, currency) {
-            (Some(m), Some(c)) => f.check("amount", Money::new(m, c)),
+            (Some(m), Some(c)) => f.check("amount.amount", limits.money(m, c)),
             _ => None,
         }
     });
@@ -288,6 +312,145 @@ mod tests {
             v["amount"]["amount"] = bad;
             assert_eq!(fields_of(v), ["amount.amount"]);
         }
+    }
+
+    #[test]
+    fn amounts_are_bounded() {
+        let with = |provider: &str, id: &str, amount: Value| {
+            let mut v = valid();
+            v["provider"] = json!(provider);
+            v["provider_payment_id"] = json!(id);
+            v["amount"]["amount"] = amount;
+            v
+        };
+        let mono = |a: Value| with("mono", "cint_5dHsMj4uwhhujcVUTuw1OP", a);
+        let tpaga = |a: Value| with("tpaga", "pse-c542f18edadb441d8b4639edbfb566e5", a);
+        for ok in [json!(1), json!(10_000_000_000_000i64)] {
+            assert!(
+                parse(mono(ok.clone()).to_string().as_bytes()).is_ok(),
+                "{ok}"
+            );
+        }
+        for ok in [json!(100_000), json!(4_000_000_000i64)] {
+            assert!(
+                parse(tpaga(ok.clone()).to_string().as_bytes()).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            json!(10_000_000_000_001i64),
+            json!(i64::MAX),
+            json!(u64::MAX),
+            json!(-1),
+        ] {
+            assert_eq!(fields_of(mono(bad.clone())), ["amount.amount"], "{bad}");
+        }
+        for bad in [json!(99_999), json!(4_000_000_001i64), json!(1)] {
+            assert_eq!(fields_of(tpaga(bad.clone())), ["amount.amount"], "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_amount_is_accepted_only_within_bounds(a in proptest::prelude::any::<i64>()) {
+            let mut v = valid();
+            v["amount"]["amount"] = json!(a);
+            match parse(v.to_string().as_bytes()) {
+                Ok(p) => proptest::prop_assert!((1..=10_000_000_000_000).contains(&p.order.amount.minor_units())),
+                Err(ApiError::Validation(f)) => {
+                    proptest::prop_assert!(!(1..=10_000_000_000_000).contains(&a));
+                    proptest::prop_assert_eq!(f[0].field.as_str(), "amount.amount");
+                }
+                Err(e) => proptest::prop_assert!(false, "unexpected {e:?}"),
+            }
+        }
+
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn any_text_in_any_field_never_panics(
+            field in proptest::sample::select(vec![
+                "reference", "provider", "provider_payment_id", "description",
+                "amount.amount", "amount.currency", "payer.document_type",
+                "payer.document_number", "payer.email", "payer.name",
+            ]),
+            text in any_text(),
+            doc_type in proptest::sample::select(vec!["CC", "NIT", "CE", "TI", "PP"]),
+        ) {
+            let mut v = valid();
+            v["payer"]["document_type"] = json!(doc_type);
+            match field.split_once('.') {
+                Some((a, b)) => v[a][b] = json!(text),
+                None => v[field] = json!(text),
+            }
+            let _ = parse(v.to_string().as_bytes());
+        }
+
+        #[test]
+        fn any_json_value_in_any_field_never_panics(
+            field in proptest::sample::select(vec![
+                "reference", "provider", "provider_payment_id", "description", "amount",
+                "amount.amount", "amount.currency", "payer", "payer.document_type",
+                "payer.document_number", "payer.email", "payer.name",
+            ]),
+            value in json_value(),
+        ) {
+            let mut v = valid();
+            match field.split_once('.') {
+                Some((a, b)) => v[a][b] = value,
+                None => v[field] = value,
+            }
+            let _ = parse(v.to_string().as_bytes());
+        }
+    }
+
+    /// Arbitrary Unicode: fully random strings plus strings made of the
+    /// characters parsers trip on (multi-byte, combining, control, emoji).
+    fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let edge = prop_oneof![
+            3 => proptest::sample::select(vec![
+                '0', '9', '-', '.', '@', ' ', '\t', '\r', '\0', '\u{7f}', '\u{301}', '\u{200d}',
+                '\u{feff}', 'é', '٣', '😀', '\u{10ffff}',
+            ]),
+            1 => any::<char>(),
+        ];
+        prop_oneof![
+            any::<String>(),
+            proptest::string::string_regex("(?s:.{0,40})").unwrap(),
+            ("[0-9.\\- ]{0,14}", proptest::collection::vec(edge, 0..3))
+                .prop_map(|(h, t)| h + &t.into_iter().collect::<String>()),
+        ]
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any_text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(any_text(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// The incident's input: a NIT ending in a two-byte character.
+    #[test]
+    fn multibyte_nit_is_a_field_error() {
+        let mut v = valid();
+        v["payer"] = json!({"document_type": "NIT", "document_number": "80019726é"});
+        assert_eq!(fields_of(v), ["payer.document_number"]);
     }
 
     #[test]

@@ -14,13 +14,28 @@ pub struct TestApp {
     pub broker: TestBroker,
 }
 
+/// Every provider enabled (orders for a disabled provider are refused).
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
-/// Starts webhook-api on a free port against a fresh database and a private
-/// broker topology; `extra` adds configuration variables.
+/// Starts webhook-api with every provider enabled ([`provider_env`]); `extra`
+/// adds or overrides configuration variables (an empty value unsets one).
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let env = provider_env();
+    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    vars.extend_from_slice(extra);
+    spawn_bare(&vars).await
+}
+
+/// Every provider disabled, as a deployment without provider credentials.
+pub async fn spawn_app_without_providers() -> TestApp {
+    spawn_bare(&[]).await
+}
+
+/// Starts webhook-api on a free port against a fresh database and a private
+/// broker topology; `extra` adds configuration variables to the test defaults.
+pub async fn spawn_bare(extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::create();
     let broker = TestBroker::new(vec![Duration::from_secs(1), Duration::from_secs(2)]);
     broker.declare().await;
@@ -124,10 +139,7 @@ pub fn provider_env() -> Vec<(&'static str, String)> {
 }
 
 pub async fn spawn_with_providers(extra: &[(&str, &str)]) -> TestApp {
-    let env = provider_env();
-    let mut vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    vars.extend_from_slice(extra);
-    spawn_app_with(&vars).await
+    spawn_app_with(extra).await
 }
 
 pub fn mono_body(kind: &str, intent: &str, state: &str, updated_at: &str) -> Vec<u8> {

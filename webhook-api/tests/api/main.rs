@@ -5,6 +5,7 @@ mod admin;
 mod browser;
 mod health;
 mod helpers;
+mod hostile;
 mod logs;
 mod orders;
 mod outage;

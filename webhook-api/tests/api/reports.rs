@@ -717,3 +717,135 @@ async fn the_exception_queue_and_idempotent_resolution() {
         .unwrap();
     assert_eq!(r.status(), 422);
 }
+
+/// Rows stored before amounts were bounded: two orders of `i64::MAX` make a
+/// day whose sums do not fit in `bigint`. Every format still answers 200 with
+/// exact totals (the sums used to fail mid-stream after the 200).
+#[tokio::test]
+async fn huge_stored_amounts_do_not_break_any_format() {
+    let app = spawn_app().await;
+    let mut f = Fixture::new(&app);
+    f.order(
+        "ORD-HUGE-1",
+        "mono",
+        i64::MAX,
+        "paid",
+        "2026-11-20T15:00:00Z",
+        Some(i64::MAX),
+    );
+    f.order(
+        "ORD-HUGE-2",
+        "mono",
+        i64::MAX,
+        "paid",
+        "2026-11-20T16:00:00Z",
+        Some(-5),
+    );
+    let two_max = (2 * i128::from(i64::MAX)).to_string();
+    let low_diff = (-5 - i128::from(i64::MAX)).to_string();
+
+    let r = report(&app, &format!("date={DAY}&format=json")).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let v: Value = serde_json::from_str(&text).expect("a complete JSON document");
+    assert_eq!(v["rows"].as_array().unwrap().len(), 2);
+    assert!(
+        text.contains(&format!("\"paid\":{{\"count\":2,\"amount\":{two_max}}}")),
+        "exact total in {text}"
+    );
+    assert!(
+        text.contains(&format!("\"difference\":{low_diff}")),
+        "{text}"
+    );
+
+    let r = report(&app, &format!("date={DAY}&format=html")).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("data-minor=\"{two_max}\"")),
+        "{html}"
+    );
+    assert!(html.trim_end().ends_with("</html>"));
+
+    let r = report(&app, &format!("date={DAY}&format=csv")).await;
+    assert_eq!(r.status(), 200);
+    let csv_text = r.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let diffs: Vec<String> = reader.records().map(|r| r.unwrap()[8].to_owned()).collect();
+    assert_eq!(diffs, ["0".to_owned(), low_diff]);
+}
+
+/// A failure before any output is a clean 5xx, never a 200 cut short.
+#[tokio::test]
+async fn a_report_that_cannot_be_computed_fails_before_its_status_line() {
+    let app = spawn_app().await;
+    let mut f = Fixture::new(&app);
+    f.order("ORD-OK", "mono", 100, "paid", "2026-11-20T15:00:00Z", None);
+    // Make the summary's query fail: its aggregate reads orders.amount_minor.
+    diesel::sql_query("ALTER TABLE orders RENAME COLUMN amount_minor TO amount_minor_gone")
+        .execute(&mut f.conn)
+        .unwrap();
+    for format in ["json", "html", "csv"] {
+        let r = report(&app, &format!("date={DAY}&format={format}")).await;
+        assert_eq!(r.status(), 500, "{format}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "internal_error", "{format}");
+    }
+}
+
+/// Merchant and provider text reaches the CSV; none of it may run as a formula.
+#[tokio::test]
+async fn csv_cells_never_start_a_formula() {
+    let app = spawn_app().await;
+    let mut f = Fixture::new(&app);
+    // A reference may start with '-' (the API and the table allow it).
+    let id = f.order(
+        "-2:ORD",
+        "mono",
+        10_000,
+        "needs_review",
+        "2026-11-20T15:00:00Z",
+        Some(9_900),
+    );
+    // Provider-reported text, as old rows or a hostile provider could hold it.
+    diesel::sql_query(
+        "UPDATE orders SET provider_payment_id = '=HYPERLINK(\"http://x\")', pse_cus = '+57 300', \
+         bank_code = '@SUM(A1:A2)', provider_status = E'\\tcmd' WHERE id = $1",
+    )
+    .bind::<SqlUuid, _>(id)
+    .execute(&mut f.conn)
+    .unwrap();
+    f.exception(
+        Some(id),
+        "mono",
+        "amount_mismatch",
+        "\r=1+1",
+        "2026-11-20T15:00:00Z",
+        None,
+    );
+    let r = report(&app, &format!("date={DAY}&format=csv")).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rec = reader.records().next().unwrap().unwrap();
+    assert_eq!(&rec[1], "'-2:ORD");
+    assert_eq!(&rec[3], "'=HYPERLINK(\"http://x\")");
+    assert_eq!(&rec[4], "'+57 300");
+    assert_eq!(&rec[5], "'@SUM(A1:A2)");
+    assert_eq!(&rec[8], "-100", "a negative difference stays a number");
+    assert_eq!(&rec[11], "'\tcmd");
+    assert_eq!(&rec[15], "'\r=1+1");
+    for cell in rec.iter() {
+        assert!(
+            !cell.starts_with(['=', '+', '@', '\t', '\r'])
+                && (!cell.starts_with('-') || cell.parse::<i64>().is_ok()),
+            "{cell:?}"
+        );
+    }
+    // JSON is data, not a spreadsheet: it keeps the text as it is.
+    let v = json_report(&app, &format!("date={DAY}&format=json")).await;
+    assert_eq!(
+        v["rows"][0]["provider_payment_id"],
+        "=HYPERLINK(\"http://x\")"
+    );
+}

@@ -247,7 +247,7 @@ async fn tpaga_bare_path_is_accepted_without_a_token_configured() {
 
 #[tokio::test]
 async fn a_disabled_provider_answers_404_provider_disabled() {
-    let app = spawn_app().await;
+    let app = spawn_app_without_providers().await;
     for p in ["mono", "belvo", "tpaga"] {
         let r = app
             .post_raw(

@@ -7,7 +7,7 @@ use crate::config::BelvoConfig;
 use crate::domain::money::{RawAmount, parse_whole_pesos};
 use crate::domain::{Currency, Money, OrderState, Provider};
 use crate::providers::check::{
-    Auth, Call, CheckError, PaymentReport, RecordedCall, parse_body, send,
+    Auth, Call, CheckError, PaymentReport, RecordedCall, parse_body, path_id, same_id, send,
 };
 
 /// docs/ARCHITECTURE.md's "Status mapping"; Belvo statuses have been seen in either case.
@@ -87,6 +87,7 @@ pub async fn fetch_payment_intent(
     id: &str,
     calls: &mut Vec<RecordedCall>,
 ) -> Result<PaymentReport, CheckError> {
+    let id = path_id(id, "Belvo payment intent")?;
     let fetched = send(
         client,
         call(config, id, format!("/payments/payment-intents/{id}/"))?,
@@ -94,7 +95,22 @@ pub async fn fetch_payment_intent(
     )
     .await
     .map_err(|(_, e)| e)?;
-    let pi: PaymentIntent = parse_body(&fetched.body, "Belvo payment intent")?;
+    parse_payment_intent(&fetched.body, id)
+}
+
+/// Belvo ids are UUIDs, which may come back in another letter case.
+fn same_uuid(requested: &str, reported: &str, what: &str) -> Result<(), CheckError> {
+    if requested.eq_ignore_ascii_case(reported) {
+        Ok(())
+    } else {
+        same_id(requested, reported, what)
+    }
+}
+
+/// A 2xx body of `GET /payments/payment-intents/{requested}/`.
+pub fn parse_payment_intent(body: &[u8], requested: &str) -> Result<PaymentReport, CheckError> {
+    let pi: PaymentIntent = parse_body(body, "Belvo payment intent")?;
+    same_uuid(requested, &pi.id, "Belvo payment intent")?;
     let maps_to = map_status(&pi.status)
         .ok_or_else(|| CheckError::final_(format!("unknown Belvo status {:?}", pi.status)))?;
     Ok(PaymentReport {
@@ -109,6 +125,41 @@ pub async fn fetch_payment_intent(
     })
 }
 
+/// Money coming in, as a transaction reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inflow {
+    pub transaction_id: String,
+    pub amount: Option<Money>,
+    /// Checked to be a Belvo id (a UUID) before anything uses it in a path.
+    pub payment_intent: Option<String>,
+}
+
+/// A 2xx body of `GET /payments/transactions/{requested}/`; `None` when the
+/// transaction is not money coming in.
+pub fn parse_transaction(body: &[u8], requested: &str) -> Result<Option<Inflow>, CheckError> {
+    let tx: Transaction = parse_body(body, "Belvo transaction")?;
+    same_uuid(requested, &tx.id, "Belvo transaction")?;
+    if !tx
+        .transaction_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("INFLOW"))
+    {
+        return Ok(None);
+    }
+    if let Some(pi) = tx.payment_intent.as_deref() {
+        super::validate_payment_id(pi).map_err(|_| {
+            CheckError::final_(
+                "the Belvo transaction names a payment intent that is not a Belvo id",
+            )
+        })?;
+    }
+    Ok(Some(Inflow {
+        transaction_id: tx.id,
+        amount: money(tx.amount, tx.currency.as_deref())?,
+        payment_intent: tx.payment_intent,
+    }))
+}
+
 /// A transaction has no status: an `INFLOW` transaction means money moved.
 /// Its `payment_intent` links it to the order; the report carries the
 /// transaction's amount (what was actually paid) and the intent's status.
@@ -119,6 +170,7 @@ pub async fn fetch_transaction(
     id: &str,
     calls: &mut Vec<RecordedCall>,
 ) -> Result<Option<PaymentReport>, CheckError> {
+    let id = path_id(id, "Belvo transaction")?;
     let fetched = send(
         client,
         call(config, id, format!("/payments/transactions/{id}/"))?,
@@ -126,15 +178,9 @@ pub async fn fetch_transaction(
     )
     .await
     .map_err(|(_, e)| e)?;
-    let tx: Transaction = parse_body(&fetched.body, "Belvo transaction")?;
-    if !tx
-        .transaction_type
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("INFLOW"))
-    {
+    let Some(tx) = parse_transaction(&fetched.body, id)? else {
         return Ok(None);
-    }
-    let amount = money(tx.amount, tx.currency.as_deref())?;
+    };
     let status = match tx.payment_intent.as_deref() {
         Some(pi) => {
             fetch_payment_intent(client, config, pi, calls)
@@ -146,12 +192,102 @@ pub async fn fetch_transaction(
     Ok(Some(PaymentReport {
         provider: Provider::Belvo,
         // Money without a payment intent matches no order: an unknown payment.
-        payment_id: tx.payment_intent.unwrap_or_else(|| tx.id.clone()),
+        payment_id: tx
+            .payment_intent
+            .unwrap_or_else(|| tx.transaction_id.clone()),
         status,
         maps_to: OrderState::Paid,
-        amount,
-        settlement_id: Some(tx.id),
+        amount: tx.amount,
+        settlement_id: Some(tx.transaction_id),
         pse_cus: None,
         bank_code: None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzz_support::{any_bytes, json_value};
+    use proptest::prelude::*;
+
+    const PI: &str = "b7dd85b1-671e-45c7-aba6-b4b37a8fc0c2";
+    const TX: &str = "d2e40773-19f6-48d1-93c3-3590ec0c74df";
+    const KEYS: &[&str] = &[
+        "id",
+        "status",
+        "amount",
+        "currency",
+        "transaction_type",
+        "payment_intent",
+    ];
+
+    #[test]
+    fn a_transaction_links_its_payment_intent() {
+        let body = serde_json::json!({"id": TX, "amount": "350000", "currency": "COP",
+            "transaction_type": "INFLOW", "payment_intent": PI});
+        let tx = parse_transaction(body.to_string().as_bytes(), TX)
+            .unwrap()
+            .unwrap();
+        assert_eq!(tx.payment_intent.as_deref(), Some(PI));
+        assert_eq!(tx.amount, Some(Money::cop(35_000_000).unwrap()));
+    }
+
+    #[test]
+    fn a_payment_intent_from_a_response_must_be_a_belvo_id() {
+        for bad in [
+            "../../admin",
+            "x/y",
+            "",
+            "b7dd85b1-671e-45c7-aba6-b4b37a8fc0c2/../z",
+        ] {
+            let body =
+                serde_json::json!({"id": TX, "transaction_type": "INFLOW", "payment_intent": bad});
+            let e = parse_transaction(body.to_string().as_bytes(), TX).unwrap_err();
+            assert!(!e.is_retryable(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn responses_about_another_object_are_final() {
+        let other = "00000000-0000-0000-0000-000000000000";
+        let tx = serde_json::json!({"id": other, "transaction_type": "INFLOW"});
+        assert!(parse_transaction(tx.to_string().as_bytes(), TX).is_err());
+        let pi = serde_json::json!({"id": other, "status": "SUCCEEDED"});
+        let e = parse_payment_intent(pi.to_string().as_bytes(), PI).unwrap_err();
+        assert!(e.to_string().contains("another id"), "{e}");
+        // The same UUID in capitals is the same object.
+        let pi = serde_json::json!({"id": PI.to_ascii_uppercase(), "status": "SUCCEEDED"});
+        assert!(parse_payment_intent(pi.to_string().as_bytes(), PI).is_ok());
+    }
+
+    #[test]
+    fn unsafe_ids_never_reach_a_path() {
+        assert!(path_id("../x", "t").is_err());
+        assert!(path_id("a?b", "t").is_err());
+        assert!(path_id(PI, "t").is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_never_panic(bytes in any_bytes(512)) {
+            let _ = parse_payment_intent(&bytes, PI);
+            let _ = parse_transaction(&bytes, TX);
+        }
+
+        #[test]
+        fn any_json_never_panics(v in json_value(KEYS)) {
+            let body = v.to_string();
+            let _ = parse_payment_intent(body.as_bytes(), PI);
+            let _ = parse_transaction(body.as_bytes(), TX);
+        }
+
+        #[test]
+        fn any_amount_never_panics(amount in json_value(&["amount"]), currency in json_value(&["COP"])) {
+            let body = serde_json::json!({"id": TX, "transaction_type": "INFLOW", "amount": amount,
+                                          "currency": currency, "payment_intent": PI});
+            if let Ok(Some(tx)) = parse_transaction(body.to_string().as_bytes(), TX) {
+                prop_assert!(tx.amount.is_none_or(|m| m.minor_units() >= 0));
+            }
+        }
+    }
 }

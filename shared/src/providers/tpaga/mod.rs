@@ -6,7 +6,7 @@ pub mod webhook;
 use futures_util::future::BoxFuture;
 
 use crate::config::TpagaConfig;
-use crate::domain::Provider;
+use crate::domain::{AmountLimits, Provider};
 use crate::providers::Connector;
 use crate::providers::check::{CheckError, PaymentReport, RecordedCall};
 use crate::providers::webhook::{
@@ -99,6 +99,13 @@ pub fn validate_payment_id(id: &str) -> Result<(), &'static str> {
         Err("must be a Tpaga charge token (1 to 255 letters, digits, '-' or '_')")
     }
 }
+
+/// Tpaga documents charges from 1,000.00 to 40,000,000.00 COP; an order
+/// outside that range could never be paid through it (docs/PROVIDERS.md).
+pub const AMOUNT_LIMITS: AmountLimits = AmountLimits {
+    min_minor: 100_000,
+    max_minor: 4_000_000_000,
+};
 
 #[cfg(test)]
 mod tests {
