@@ -220,7 +220,7 @@ export SANDBOX_ADDR=127.0.0.1:$SANDBOX_PORT
 export MONO_API_URL=$SANDBOX_URL MONO_API_KEY=sandbox-mono-key
 export BELVO_API_URL=$SANDBOX_URL BELVO_SECRET_ID=sandbox-belvo-id BELVO_SECRET_PASSWORD=sandbox-belvo-password
 export TPAGA_API_URL=$SANDBOX_URL TPAGA_CLIENT_ID=sandbox-tpaga-client TPAGA_CLIENT_SECRET=sandbox-tpaga-secret
-export MONO_WEBHOOK_SECRETS=whsec_demo
+export MONO_WEBHOOK_SECRETS=whsec_demo_signing_secret
 export BELVO_WEBHOOK_AUTH="Bearer demo-belvo-webhook"
 export TPAGA_WEBHOOK_TOKEN=demo-tpaga-token
 # Demo-speed timings: seconds instead of minutes and hours.

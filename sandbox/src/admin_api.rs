@@ -14,7 +14,8 @@ pub struct WebhookTarget {
     /// Sent verbatim as `Authorization` on Belvo deliveries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub belvo_authorization: Option<String>,
-    /// When set, Tpaga deliveries go to `{base_url}/webhooks/tpaga/{token}`.
+    /// Tpaga deliveries go to `{base_url}/webhooks/tpaga/{token}`; without a
+    /// token they are not sent (webhook-api has no bare Tpaga webhook path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tpaga_path_token: Option<String>,
 }

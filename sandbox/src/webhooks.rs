@@ -76,7 +76,13 @@ impl Deliverer {
                 return 0;
             }
         };
-        let url = url_for(target, event.provider, credential);
+        let Some(url) = url_for(target, event.provider, credential) else {
+            tracing::warn!(
+                "Tpaga webhook not delivered: the webhook target has no tpaga_path_token \
+                 (webhook-api accepts Tpaga webhooks only at /webhooks/tpaga/{{token}})"
+            );
+            return 0;
+        };
         let mut request = client
             .post(&url)
             .header(CONTENT_TYPE.as_str(), "application/json")
@@ -123,14 +129,21 @@ impl Deliverer {
     }
 }
 
-/// `{base_url}/webhooks/{provider}`, or `/webhooks/tpaga/{token}` when a Tpaga path token is set.
-pub fn url_for(target: &WebhookTarget, provider: Provider, credential: Credential) -> String {
+/// `{base_url}/webhooks/{provider}`, and for Tpaga always `/webhooks/tpaga/{token}`
+/// (as registered in Tpaga's dashboard): `None` when no Tpaga path token is set,
+/// since webhook-api answers the bare Tpaga path 404.
+pub fn url_for(
+    target: &WebhookTarget,
+    provider: Provider,
+    credential: Credential,
+) -> Option<String> {
     let base = target.base_url.trim_end_matches('/');
     let path = format!("{base}/webhooks/{}", provider.as_str());
     match (provider, credential, &target.tpaga_path_token) {
-        (Provider::Tpaga, Credential::Forged, _) => format!("{path}/{WRONG_TPAGA_TOKEN}"),
-        (Provider::Tpaga, Credential::Genuine, Some(token)) => format!("{path}/{token}"),
-        _ => path,
+        (Provider::Tpaga, Credential::Forged, _) => Some(format!("{path}/{WRONG_TPAGA_TOKEN}")),
+        (Provider::Tpaga, Credential::Genuine, Some(token)) => Some(format!("{path}/{token}")),
+        (Provider::Tpaga, Credential::Genuine, None) => None,
+        _ => Some(path),
     }
 }
 
@@ -179,19 +192,20 @@ mod tests {
             ..WebhookTarget::default()
         };
         assert_eq!(
-            url_for(&t, Provider::Mono, Credential::Genuine),
-            "http://127.0.0.1:8080/webhooks/mono"
+            url_for(&t, Provider::Mono, Credential::Genuine).as_deref(),
+            Some("http://127.0.0.1:8080/webhooks/mono")
         );
-        assert_eq!(
-            url_for(&t, Provider::Tpaga, Credential::Genuine),
-            "http://127.0.0.1:8080/webhooks/tpaga"
-        );
+        // Never the bare Tpaga path: webhook-api answers it 404.
+        assert_eq!(url_for(&t, Provider::Tpaga, Credential::Genuine), None);
         t.tpaga_path_token = Some("s3cret".to_owned());
         assert_eq!(
-            url_for(&t, Provider::Tpaga, Credential::Genuine),
-            "http://127.0.0.1:8080/webhooks/tpaga/s3cret"
+            url_for(&t, Provider::Tpaga, Credential::Genuine).as_deref(),
+            Some("http://127.0.0.1:8080/webhooks/tpaga/s3cret")
         );
-        assert!(url_for(&t, Provider::Tpaga, Credential::Forged).ends_with(WRONG_TPAGA_TOKEN));
+        assert!(
+            url_for(&t, Provider::Tpaga, Credential::Forged)
+                .is_some_and(|u| u.ends_with(WRONG_TPAGA_TOKEN))
+        );
         assert!(validate_target(&t).is_ok());
         t.tpaga_path_token = Some("a/b".to_owned());
         assert!(validate_target(&t).is_err());

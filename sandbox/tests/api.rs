@@ -220,7 +220,7 @@ impl Receiver {
             base_url: self.url.clone(),
             mono_secret: Some(MONO_SECRET.to_owned()),
             belvo_authorization: Some("Bearer belvo-webhook-token".to_owned()),
-            tpaga_path_token: None,
+            tpaga_path_token: Some("receiver-tpaga-path".to_owned()),
         }
     }
 }

@@ -152,8 +152,16 @@ pub struct TpagaConfig {
     pub api_url: String,
     pub client_id: Option<Secret>,
     pub client_secret: Option<Secret>,
-    pub webhook_token: Option<Secret>,
+    /// Accepted path tokens of `/webhooks/tpaga/{token}`; several during a rotation.
+    pub webhook_tokens: Vec<Secret>,
 }
+
+/// Shortest accepted webhook credential (each `MONO_WEBHOOK_SECRETS` secret,
+/// `BELVO_WEBHOOK_AUTH` value and `TPAGA_WEBHOOK_TOKEN` token). These are the
+/// only thing between the internet and an inbox row plus a provider call, so
+/// a short one is a configuration mistake, not a choice: 16 random characters
+/// are beyond guessing, and Mono's own `whsec_…` secrets are much longer.
+pub const MIN_WEBHOOK_CREDENTIAL_LEN: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -242,6 +250,52 @@ impl Reader<'_> {
             .unwrap_or_default()
     }
 
+    /// A comma-separated list of webhook credentials, each at least
+    /// [`MIN_WEBHOOK_CREDENTIAL_LEN`] characters. Errors name the variable and
+    /// the position of the offending value, never the value.
+    fn webhook_credentials(&self, name: &'static str) -> Result<Vec<Secret>, ConfigError> {
+        let values = self.secrets(name);
+        let count = values.len();
+        for (i, value) in values.iter().enumerate() {
+            if value.expose().chars().count() < MIN_WEBHOOK_CREDENTIAL_LEN {
+                return Err(err(
+                    name,
+                    format!(
+                        "value {} of {count} is shorter than {MIN_WEBHOOK_CREDENTIAL_LEN} characters; \
+                         use a long random value",
+                        i + 1
+                    ),
+                ));
+            }
+        }
+        Ok(values)
+    }
+
+    /// `TPAGA_WEBHOOK_TOKEN`: webhook credentials that travel in a URL path,
+    /// so only RFC 3986 unreserved characters (never percent-encoded or
+    /// normalised by a proxy on the way).
+    fn path_tokens(&self, name: &'static str) -> Result<Vec<Secret>, ConfigError> {
+        let tokens = self.webhook_credentials(name)?;
+        for (i, token) in tokens.iter().enumerate() {
+            if !token
+                .expose()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+            {
+                return Err(err(
+                    name,
+                    format!(
+                        "token {} of {} may contain only letters, digits, '-', '_', '.' and '~' \
+                         (it is part of the webhook URL path)",
+                        i + 1,
+                        tokens.len()
+                    ),
+                ));
+            }
+        }
+        Ok(tokens)
+    }
+
     fn number<T>(
         &self,
         name: &'static str,
@@ -278,15 +332,56 @@ impl Reader<'_> {
             .map(Duration::from_secs)
     }
 
-    fn url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+    /// A provider API base URL. Requests to it carry our credentials and
+    /// bring back the statuses money moves on, so plain `http://` is refused
+    /// unless the host is loopback (tests, a local sandbox) or
+    /// `ALLOW_INSECURE_PROVIDER_URLS=1` says so (the sandbox on a private
+    /// container network).
+    fn provider_url(
+        &self,
+        name: &'static str,
+        default: &str,
+        allow_insecure: bool,
+    ) -> Result<String, ConfigError> {
         let value = self.string(name, default);
         let parsed = reqwest::Url::parse(&value)
             .map_err(|e| err(name, format!("{value:?} is not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(err(name, "must be an http:// or https:// URL"));
+        match parsed.scheme() {
+            "https" => {}
+            "http" if allow_insecure || is_loopback(&parsed) => {}
+            "http" => {
+                return Err(err(
+                    name,
+                    "http:// is accepted only for a loopback host (127.0.0.0/8, ::1, localhost); \
+                     use https://, or set ALLOW_INSECURE_PROVIDER_URLS=1 for a sandbox on a private network",
+                ));
+            }
+            _ => return Err(err(name, "must be an https:// URL")),
         }
         Ok(value.trim_end_matches('/').to_owned())
     }
+
+    /// `1`/`true`/`yes` or `0`/`false`/`no`; anything else is an error.
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.opt(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("0" | "false" | "no") => Ok(false),
+            Some("1" | "true" | "yes") => Ok(true),
+            Some(_) => Err(err(name, "must be 1 or 0 (true/false, yes/no)")),
+        }
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1 (the URL parser has already normalised
+/// the host: `127.1` reads as `127.0.0.1`, IPv6 comes bracketed).
+fn is_loopback(url: &reqwest::Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
 }
 
 impl Config {
@@ -331,6 +426,7 @@ impl Config {
                 return Err(err("LOG_FORMAT", format!("{other:?} is not text or json")));
             }
         };
+        let allow_insecure = r.flag("ALLOW_INSECURE_PROVIDER_URLS")?;
         let retry_delays = match r.opt("RETRY_DELAYS_SECS") {
             None => [5, 30, 120, 600, 1800, 3600]
                 .into_iter()
@@ -346,9 +442,13 @@ impl Config {
             http_addr,
             api_keys: ApiKeys::parse(&r.string("API_KEYS", ""))?,
             mono: MonoConfig {
-                api_url: r.url("MONO_API_URL", "https://api.cert.monoban.co")?,
+                api_url: r.provider_url(
+                    "MONO_API_URL",
+                    "https://api.cert.monoban.co",
+                    allow_insecure,
+                )?,
                 api_key: r.secret("MONO_API_KEY"),
-                webhook_secrets: r.secrets("MONO_WEBHOOK_SECRETS"),
+                webhook_secrets: r.webhook_credentials("MONO_WEBHOOK_SECRETS")?,
                 signature_tolerance: Duration::from_secs(r.number(
                     "MONO_SIGNATURE_TOLERANCE_SECS",
                     300,
@@ -356,16 +456,24 @@ impl Config {
                 )?),
             },
             belvo: BelvoConfig {
-                api_url: r.url("BELVO_API_URL", "https://sandbox.belvo.com")?,
+                api_url: r.provider_url(
+                    "BELVO_API_URL",
+                    "https://sandbox.belvo.com",
+                    allow_insecure,
+                )?,
                 secret_id: r.secret("BELVO_SECRET_ID"),
                 secret_password: r.secret("BELVO_SECRET_PASSWORD"),
-                webhook_auth: r.secrets("BELVO_WEBHOOK_AUTH"),
+                webhook_auth: r.webhook_credentials("BELVO_WEBHOOK_AUTH")?,
             },
             tpaga: TpagaConfig {
-                api_url: r.url("TPAGA_API_URL", "https://staging.apiv2.tpaga.co")?,
+                api_url: r.provider_url(
+                    "TPAGA_API_URL",
+                    "https://staging.apiv2.tpaga.co",
+                    allow_insecure,
+                )?,
                 client_id: r.secret("TPAGA_CLIENT_ID"),
                 client_secret: r.secret("TPAGA_CLIENT_SECRET"),
-                webhook_token: r.secret("TPAGA_WEBHOOK_TOKEN"),
+                webhook_tokens: r.path_tokens("TPAGA_WEBHOOK_TOKEN")?,
             },
             webhook_body_limit: r.number("WEBHOOK_BODY_LIMIT_BYTES", 262_144, 1_024..=16 << 20)?,
             ingress_batch_max: r.number("INGRESS_BATCH_MAX", 64, 1..=1_000)?,
@@ -375,12 +483,14 @@ impl Config {
             pending_recheck_after: r.seconds("PENDING_RECHECK_AFTER_SECS", 300)?,
             order_expiry: r.seconds("ORDER_EXPIRY_SECS", 3600)?,
             stale_after: r.seconds("STALE_AFTER_SECS", 86_400)?,
+            // Loopback by default: its /metrics is unauthenticated. A container
+            // sets 0.0.0.0:9100 explicitly (docker-compose.yml, Dockerfile).
             reconciler_http_addr: {
-                let raw = r.string("RECONCILER_HTTP_ADDR", "0.0.0.0:9100");
+                let raw = r.string("RECONCILER_HTTP_ADDR", "127.0.0.1:9100");
                 raw.parse().map_err(|_| {
                     err(
                         "RECONCILER_HTTP_ADDR",
-                        format!("{raw:?} is not an address like 0.0.0.0:9100"),
+                        format!("{raw:?} is not an address like 127.0.0.1:9100"),
                     )
                 })?
             },
@@ -401,6 +511,12 @@ impl Config {
     }
 
     /// Why a provider is disabled, naming the missing variables; `None` when enabled.
+    ///
+    /// A provider is all or nothing: its webhook credential is required like
+    /// its API credentials. In particular Tpaga without `TPAGA_WEBHOOK_TOKEN`
+    /// is disabled entirely (webhooks 404 `provider_disabled`, no orders, no
+    /// re-queries) even with its API client set: Tpaga sends no credential of
+    /// its own, so without a path token every webhook would be anonymous.
     pub fn provider_disabled_reason(&self, provider: Provider) -> Option<String> {
         let missing: Vec<&str> = match provider {
             Provider::Mono => [
@@ -424,6 +540,7 @@ impl Config {
             Provider::Tpaga => [
                 ("TPAGA_CLIENT_ID", self.tpaga.client_id.is_none()),
                 ("TPAGA_CLIENT_SECRET", self.tpaga.client_secret.is_none()),
+                ("TPAGA_WEBHOOK_TOKEN", self.tpaga.webhook_tokens.is_empty()),
             ]
             .into_iter()
             .filter_map(|(n, m)| m.then_some(n))
@@ -441,7 +558,12 @@ impl Config {
         for provider in Provider::ALL {
             match self.provider_disabled_reason(provider) {
                 None => tracing::info!(%provider, "provider enabled"),
-                Some(reason) => tracing::warn!(%provider, %reason, "provider disabled"),
+                Some(reason) => tracing::warn!(
+                    %provider,
+                    %reason,
+                    "provider disabled: its webhooks answer 404 provider_disabled, its orders are refused \
+                     and the reconciler never calls it"
+                ),
             }
         }
         if self.api_keys.is_empty() {
@@ -543,10 +665,17 @@ mod tests {
     fn providers_enable_when_credentials_are_complete() {
         let c = Config::from_source(&source(&[
             ("MONO_API_KEY", "k"),
-            ("MONO_WEBHOOK_SECRETS", "whsec_a, whsec_b"),
+            (
+                "MONO_WEBHOOK_SECRETS",
+                "whsec_aaaaaaaaaaaaaaaa, whsec_bbbbbbbbbbbbbbbb",
+            ),
             ("BELVO_SECRET_ID", "id"),
             ("TPAGA_CLIENT_ID", "id"),
             ("TPAGA_CLIENT_SECRET", "s"),
+            (
+                "TPAGA_WEBHOOK_TOKEN",
+                "tpaga-token-000000001,tpaga-token-000000002",
+            ),
         ]))
         .unwrap();
         assert!(c.provider_enabled(Provider::Mono));
@@ -556,5 +685,103 @@ mod tests {
             "missing BELVO_SECRET_PASSWORD, BELVO_WEBHOOK_AUTH"
         );
         assert!(c.provider_enabled(Provider::Tpaga));
+        assert_eq!(c.tpaga.webhook_tokens.len(), 2);
+    }
+
+    /// Tpaga's API client alone does not enable it: without a path token its
+    /// webhooks would be anonymous (fail closed).
+    #[test]
+    fn tpaga_without_a_webhook_token_is_disabled_and_says_why() {
+        let c = Config::from_source(&source(&[
+            ("TPAGA_CLIENT_ID", "id"),
+            ("TPAGA_CLIENT_SECRET", "s"),
+        ]))
+        .unwrap();
+        assert!(!c.provider_enabled(Provider::Tpaga));
+        assert_eq!(
+            c.provider_disabled_reason(Provider::Tpaga).unwrap(),
+            "missing TPAGA_WEBHOOK_TOKEN"
+        );
+    }
+
+    #[test]
+    fn short_webhook_credentials_stop_startup_without_printing_them() {
+        for (var, value) in [
+            ("MONO_WEBHOOK_SECRETS", "whsec_long_enough_1,whsec_short"),
+            ("BELVO_WEBHOOK_AUTH", "Bearer tiny"),
+            ("TPAGA_WEBHOOK_TOKEN", "fifteen-chars-x"),
+        ] {
+            let e = Config::from_source(&source(&[(var, value)])).unwrap_err();
+            assert_eq!(e.variable, var, "{e}");
+            assert!(e.message.contains("shorter than 16"), "{e}");
+            for part in value.split(',') {
+                assert!(!e.to_string().contains(part), "{e}");
+            }
+        }
+        // Exactly the minimum is enough.
+        let c =
+            Config::from_source(&source(&[("TPAGA_WEBHOOK_TOKEN", "sixteen-chars-xx")])).unwrap();
+        assert_eq!(c.tpaga.webhook_tokens.len(), 1);
+    }
+
+    #[test]
+    fn tpaga_tokens_must_be_path_safe() {
+        for bad in [
+            "sixteen/chars/xx",
+            "with space inside",
+            "percent%2Fencoded",
+            "accented-tokén-00",
+            "query?string=1234",
+        ] {
+            let e = Config::from_source(&source(&[("TPAGA_WEBHOOK_TOKEN", bad)])).unwrap_err();
+            assert_eq!(e.variable, "TPAGA_WEBHOOK_TOKEN", "{bad}");
+            assert!(!e.to_string().contains(bad), "{e}");
+        }
+        let c = Config::from_source(&source(&[(
+            "TPAGA_WEBHOOK_TOKEN",
+            "Az09-_.~Az09-_.~, second_token_0123",
+        )]))
+        .unwrap();
+        assert_eq!(c.tpaga.webhook_tokens.len(), 2);
+    }
+
+    #[test]
+    fn provider_urls_need_https_unless_loopback_or_allowed() {
+        for var in ["MONO_API_URL", "BELVO_API_URL", "TPAGA_API_URL"] {
+            for ok in [
+                "https://api.example.com",
+                "http://127.0.0.1:9999",
+                "http://127.3.4.5",
+                "http://localhost:8000/",
+                "http://[::1]:9999",
+            ] {
+                let c = Config::from_source(&source(&[(var, ok)]));
+                assert!(c.is_ok(), "{var}={ok}: {:?}", c.err());
+            }
+            for bad in [
+                "http://sandbox:9999",
+                "http://10.0.0.1",
+                "http://api.example.com",
+                "http://localhost.example.com",
+                "ftp://127.0.0.1",
+            ] {
+                let e = Config::from_source(&source(&[(var, bad)])).unwrap_err();
+                assert_eq!(e.variable, var, "{bad}");
+            }
+            let c = Config::from_source(&source(&[
+                (var, "http://sandbox:9999"),
+                ("ALLOW_INSECURE_PROVIDER_URLS", "1"),
+            ]));
+            assert!(c.is_ok(), "{var}: {:?}", c.err());
+        }
+        let e =
+            Config::from_source(&source(&[("ALLOW_INSECURE_PROVIDER_URLS", "maybe")])).unwrap_err();
+        assert_eq!(e.variable, "ALLOW_INSECURE_PROVIDER_URLS");
+    }
+
+    #[test]
+    fn the_reconciler_ops_port_is_loopback_by_default() {
+        let c = Config::from_source(&source(&[])).unwrap();
+        assert_eq!(c.reconciler_http_addr.to_string(), "127.0.0.1:9100");
     }
 }

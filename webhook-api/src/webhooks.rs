@@ -1,6 +1,8 @@
 //! `POST /webhooks/{provider}` and `POST /webhooks/{provider}/{token}`.
 //!
-//! The order of checks matters: a disabled provider is 404; a declared body
+//! The order of checks matters: a disabled provider is 404 (on every path, so
+//! a guessed Tpaga token learns nothing); the wrong path shape for the
+//! provider (bare Tpaga, a token for Mono or Belvo) is 404; a declared body
 //! over the limit is 413 before anything is read; credentials in headers or
 //! the path are checked before the body is read, signatures right after; only
 //! an authenticated body is parsed; the answer is 200 only after the inbox row
@@ -74,7 +76,9 @@ async fn receive(
         reject("provider_disabled");
         return Err(ApiError::ProviderDisabled(provider.to_string()));
     };
-    if token.is_some() && !connector.accepts_path_token() {
+    // Tpaga only at /webhooks/tpaga/{token}, the others only without a token.
+    if token.is_some() != connector.requires_path_token() {
+        reject("no_route");
         return Err(ApiError::NoRoute);
     }
     m.webhooks_received

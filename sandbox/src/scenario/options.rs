@@ -30,7 +30,8 @@ pub struct Options {
     pub mono_webhook_secret: Option<String>,
     /// Sent as `Authorization` on Belvo webhooks; one of webhook-api's `BELVO_WEBHOOK_AUTH`.
     pub belvo_webhook_auth: Option<String>,
-    /// Tpaga's path token; webhook-api's `TPAGA_WEBHOOK_TOKEN`.
+    /// Tpaga's path token: one of webhook-api's `TPAGA_WEBHOOK_TOKEN`. Required
+    /// to run a scenario (Tpaga webhooks go only to `/webhooks/tpaga/{token}`).
     pub tpaga_webhook_token: Option<String>,
 }
 
@@ -61,7 +62,7 @@ pub const HELP: &str = "  pse-sandbox scenario NAME [--api URL] [--sandbox URL] 
       --scale N        repeat the mix N times (default 1)
       --timeout SECS   give up waiting after SECS (default 120)
       Webhook credentials (must match webhook-api's): $MONO_WEBHOOK_SECRET (else the first of
-      $MONO_WEBHOOK_SECRETS), $BELVO_WEBHOOK_AUTH (its first value), $TPAGA_WEBHOOK_TOKEN;
+      $MONO_WEBHOOK_SECRETS), $BELVO_WEBHOOK_AUTH (its first value), $TPAGA_WEBHOOK_TOKEN (its first value);
       or --mono-webhook-secret, --belvo-webhook-auth, --tpaga-webhook-token.";
 
 fn first_of_list(v: &str) -> Option<String> {
@@ -143,7 +144,11 @@ impl Options {
                 .get("belvo-webhook-auth")
                 .cloned()
                 .or_else(|| env("BELVO_WEBHOOK_AUTH").as_deref().and_then(first_of_list)),
-            tpaga_webhook_token: pick("tpaga-webhook-token", "TPAGA_WEBHOOK_TOKEN"),
+            tpaga_webhook_token: flags.get("tpaga-webhook-token").cloned().or_else(|| {
+                env("TPAGA_WEBHOOK_TOKEN")
+                    .as_deref()
+                    .and_then(first_of_list)
+            }),
         })
     }
 }
@@ -184,7 +189,7 @@ mod tests {
             ("FINANCE_KEY", ""),
             ("MONO_WEBHOOK_SECRETS", " ,whsec_a,whsec_b"),
             ("BELVO_WEBHOOK_AUTH", "Bearer x,Bearer y"),
-            ("TPAGA_WEBHOOK_TOKEN", "tok"),
+            ("TPAGA_WEBHOOK_TOKEN", " tok,tok-old"),
         ];
         let o = parse(
             &["quick", "--merchant-key", "flag-merchant", "--scale=3"],

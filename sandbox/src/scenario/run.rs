@@ -517,10 +517,24 @@ fn unsettled(plans: &[PaymentPlan], run_id: &str, snap: &Snapshot) -> Vec<String
     out
 }
 
+/// Tpaga webhooks are accepted only at `/webhooks/tpaga/{token}`: without the
+/// token every Tpaga delivery would be lost, so say so before starting.
+fn missing_tpaga_token(opts: &Options, plans: &[PaymentPlan]) -> Result<(), String> {
+    if opts.tpaga_webhook_token.is_none() && plans.iter().any(|p| p.provider == Provider::Tpaga) {
+        return Err(
+            "no Tpaga path token: set TPAGA_WEBHOOK_TOKEN or --tpaga-webhook-token to one of \
+             webhook-api's TPAGA_WEBHOOK_TOKEN (Tpaga webhooks are accepted only at /webhooks/tpaga/{token})"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
 /// Plays the scenario; `Ok` says whether everything matched, `Err` is a problem
 /// that stopped the run (unreachable services, refused credentials).
 pub async fn run(opts: Options) -> Result<Verdict, String> {
     let plans = plan::plan(&opts.scenario, opts.scale)?;
+    missing_tpaga_token(&opts, &plans)?;
     let admin = AdminClient::new(&opts.sandbox);
     let product = Product::new(&opts.api, &opts.merchant_key, &opts.finance_key)?;
     wait_until_up(&admin, &product).await?;
@@ -874,6 +888,16 @@ mod tests {
             order("r-001-success", "paid", &["duplicate_payment"]),
         );
         assert!(!all_settled(&plans, "r", &snap));
+    }
+
+    #[test]
+    fn a_scenario_with_tpaga_needs_its_path_token() {
+        let plans = plan::plan("day", 1).unwrap();
+        let mut opts = Options::parse(&["day".to_owned()], |_| None).unwrap();
+        let e = missing_tpaga_token(&opts, &plans).unwrap_err();
+        assert!(e.contains("TPAGA_WEBHOOK_TOKEN"), "{e}");
+        opts.tpaga_webhook_token = Some("demo-tpaga-token".to_owned());
+        assert_eq!(missing_tpaga_token(&opts, &plans), Ok(()));
     }
 
     #[test]

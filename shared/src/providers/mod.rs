@@ -26,8 +26,10 @@ use webhook::{AuthError, Authenticated, CheckTarget, Headers, InboundEvent, Payl
 pub trait Connector: Send + Sync {
     fn provider(&self) -> Provider;
 
-    /// Whether deliveries may carry a secret path segment (`/webhooks/<p>/{token}`).
-    fn accepts_path_token(&self) -> bool {
+    /// Whether deliveries must carry a secret path segment
+    /// (`/webhooks/<p>/{token}`). When true the bare path is no route (404);
+    /// when false a path with a token is no route.
+    fn requires_path_token(&self) -> bool {
         false
     }
 

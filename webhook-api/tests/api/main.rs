@@ -1,6 +1,7 @@
 //! webhook-api integration tests against real PostgreSQL and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod admin;
 mod browser;
 mod health;

@@ -200,49 +200,84 @@ async fn belvo_wrong_or_missing_authorization_is_401() {
 }
 
 #[tokio::test]
-async fn tpaga_requires_the_path_token_when_one_is_configured() {
+async fn tpaga_is_accepted_only_at_its_token_path() {
     let app = spawn_with_providers(&[]).await;
     let body = json!({"charge_token": CHARGE}).to_string().into_bytes();
     let h = [("content-type", "application/json")];
-    assert_eq!(
-        app.post_raw("/webhooks/tpaga", &h, body.clone())
-            .await
-            .status(),
-        401
-    );
-    assert_eq!(
-        app.post_raw("/webhooks/tpaga/wrong-token", &h, body.clone())
-            .await
-            .status(),
-        401
-    );
+    // The bare path is no route, even with Tpaga enabled.
+    let r = app.post_raw("/webhooks/tpaga", &h, body.clone()).await;
+    assert_eq!(status_and_code(r).await, (404, json!("no_route")));
+    let r = app
+        .post_raw("/webhooks/tpaga/wrong-token-guessed-0001", &h, body.clone())
+        .await;
+    assert_eq!(status_and_code(r).await, (401, json!("unauthorized")));
     assert_eq!(app.inbox_counts(), (0, 0));
     // Path tokens are only for Tpaga.
     assert_eq!(
-        app.post_raw("/webhooks/mono/anything", &h, body)
+        app.post_raw(&format!("/webhooks/mono/{TPAGA_TOKEN}"), &h, body)
             .await
             .status(),
         404
     );
+    assert_eq!(app.outbox_count(), 0);
 }
 
 #[tokio::test]
-async fn tpaga_bare_path_is_accepted_without_a_token_configured() {
+async fn every_configured_tpaga_token_is_accepted_and_recorded_by_position() {
+    let app = spawn_with_providers(&[(
+        "TPAGA_WEBHOOK_TOKEN",
+        "tpaga-new-token-000001,tpaga-path-secret-123",
+    )])
+    .await;
+    let h = [("content-type", "application/json")];
+    for (token, charge) in [
+        ("tpaga-new-token-000001", "pse-1"),
+        ("tpaga-path-secret-123", "pse-2"),
+    ] {
+        let body = json!({"charge_token": charge}).to_string().into_bytes();
+        let r = app
+            .post_raw(&format!("/webhooks/tpaga/{token}"), &h, body)
+            .await;
+        assert_eq!(r.status(), 200, "{token}");
+    }
+    let mut conn = app.db.connect();
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        auth_result: String,
+    }
+    let rows: Vec<Row> = diesel::RunQueryDsl::load(
+        diesel::sql_query("SELECT auth_result FROM webhook_events ORDER BY id"),
+        &mut conn,
+    )
+    .unwrap();
+    let verdicts: Vec<&str> = rows.iter().map(|r| r.auth_result.as_str()).collect();
+    assert_eq!(
+        verdicts,
+        ["tpaga_path_token:token_1", "tpaga_path_token:token_2"]
+    );
+}
+
+/// Fail closed: Tpaga's API client alone does not open its webhook endpoint.
+#[tokio::test]
+async fn tpaga_without_a_token_configured_answers_404_provider_disabled() {
     let app = spawn_with_providers(&[("TPAGA_WEBHOOK_TOKEN", "")]).await;
     let body = json!({"charge_token": CHARGE}).to_string().into_bytes();
     let h = [("content-type", "application/json")];
-    assert_eq!(
-        app.post_raw("/webhooks/tpaga", &h, body.clone())
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        app.post_raw("/webhooks/tpaga/guess", &h, body)
-            .await
-            .status(),
-        401
-    );
+    for path in [
+        "/webhooks/tpaga".to_owned(),
+        "/webhooks/tpaga/guess".to_owned(),
+        format!("/webhooks/tpaga/{TPAGA_TOKEN}"),
+    ] {
+        let r = app.post_raw(&path, &h, body.clone()).await;
+        assert_eq!(
+            status_and_code(r).await,
+            (404, json!("provider_disabled")),
+            "{path}"
+        );
+    }
+    assert_eq!(app.inbox_counts(), (0, 0));
+    assert_eq!(app.outbox_count(), 0);
 }
 
 #[tokio::test]

@@ -34,27 +34,31 @@ impl Connector for Tpaga {
         Provider::Tpaga
     }
 
-    fn accepts_path_token(&self) -> bool {
+    fn requires_path_token(&self) -> bool {
         true
     }
 
-    /// With `TPAGA_WEBHOOK_TOKEN` set, only `/webhooks/tpaga/{token}` with that
-    /// token is accepted; without it, only the bare path (Tpaga itself sends no
-    /// credentials, so the operator's path secret is the only gate available).
+    /// Tpaga sends no credential of its own, so the operator's secret path
+    /// token is the only gate: a delivery must carry one of the configured
+    /// tokens (several during a rotation). Every token is compared, in
+    /// constant time, and the verdict names which one matched, never its value.
+    /// The connector exists only when a token is configured, so there is no
+    /// "no token" branch to fail open through.
     fn verify_request(
         &self,
         _headers: &dyn Headers,
         path_token: Option<&str>,
     ) -> Result<Option<Authenticated>, AuthError> {
-        match (&self.config.webhook_token, path_token) {
-            (Some(expected), Some(given)) if expected.matches(given.as_bytes()) => {
-                Ok(Some(Authenticated("tpaga_path_token".to_owned())))
+        let given = path_token.ok_or(AuthError::Missing)?;
+        let mut matched = None;
+        for (i, accepted) in self.config.webhook_tokens.iter().enumerate() {
+            if accepted.matches(given.as_bytes()) && matched.is_none() {
+                matched = Some(i);
             }
-            (Some(_), Some(_)) => Err(AuthError::Mismatch),
-            (Some(_), None) => Err(AuthError::Missing),
-            (None, Some(_)) => Err(AuthError::Mismatch),
-            (None, None) => Ok(Some(Authenticated("none_configured".to_owned()))),
         }
+        matched
+            .map(|i| Some(Authenticated(format!("tpaga_path_token:token_{}", i + 1))))
+            .ok_or(AuthError::Mismatch)
     }
 
     fn parse_webhook(&self, body: &[u8]) -> Result<InboundEvent, PayloadError> {
@@ -110,6 +114,56 @@ pub const AMOUNT_LIMITS: AmountLimits = AmountLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
+
+    struct NoHeaders;
+    impl Headers for NoHeaders {
+        fn get(&self, _: &str) -> Option<&str> {
+            None
+        }
+    }
+
+    fn tpaga(tokens: &[&str]) -> Tpaga {
+        Tpaga::new(
+            TpagaConfig {
+                api_url: "https://staging.apiv2.tpaga.co".to_owned(),
+                client_id: None,
+                client_secret: None,
+                webhook_tokens: tokens.iter().map(|t| Secret::new(*t)).collect(),
+            },
+            crate::http::client(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(1),
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn path_token_must_match_one_configured_token() {
+        let t = tpaga(&["current-token-000001", "previous-token-00002"]);
+        assert_eq!(
+            t.verify_request(&NoHeaders, Some("previous-token-00002")),
+            Ok(Some(Authenticated("tpaga_path_token:token_2".to_owned())))
+        );
+        assert_eq!(
+            t.verify_request(&NoHeaders, Some("current-token-000001")),
+            Ok(Some(Authenticated("tpaga_path_token:token_1".to_owned())))
+        );
+        for wrong in ["current-token-000002", "current-token-00000", "", "x"] {
+            assert_eq!(
+                t.verify_request(&NoHeaders, Some(wrong)),
+                Err(AuthError::Mismatch),
+                "{wrong}"
+            );
+        }
+        assert_eq!(t.verify_request(&NoHeaders, None), Err(AuthError::Missing));
+        // No configured token accepts nothing (the connector is never built so).
+        assert_eq!(
+            tpaga(&[]).verify_request(&NoHeaders, Some("anything")),
+            Err(AuthError::Mismatch)
+        );
+    }
 
     #[test]
     fn ids() {
