@@ -56,7 +56,7 @@ fn parse(req: &HttpRequest) -> Result<(Scope, Format), ApiError> {
             Err(_) => {
                 errors.push(FieldError {
                     field: "provider".into(),
-                    message: "must be one of mono, belvo, tpaga".into(),
+                    message: Provider::expected(),
                 });
                 None
             }
