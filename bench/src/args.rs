@@ -1,97 +1,259 @@
-//! `--name value` / `--name=value` / `--flag` parsing, by hand like the other
-//! binaries of the workspace (no parser dependency for a handful of options).
+//! The command line of `pse-bench`: one subcommand per phase, each printing one JSON line.
 
-use std::collections::BTreeMap;
-use std::str::FromStr;
+use clap::{Parser, Subcommand};
 
-#[derive(Debug, Default, Clone)]
-pub struct Args {
-    values: BTreeMap<String, String>,
+#[derive(Debug, Parser)]
+#[command(
+    name = "pse-bench",
+    about = "The benchmark harness: every phase prints one JSON line on stdout (progress on stderr)",
+    after_help = "Environment: BENCH_ADMIN_DATABASE_URL, BENCH_DATABASE (pse_bench), BENCH_AMQP_URL, \
+AMQP_NAME_PREFIX (bench.), BENCH_BIN_DIR (this binary's directory), BENCH_LOG_DIR, BENCH_WORK_DIR, \
+BENCH_PID_DIR, BENCH_PRODUCT_LOG (info)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-impl Args {
-    /// `flags` take no value; every other `--name` takes one.
-    pub fn parse(args: &[String], flags: &[&str]) -> Result<Self, String> {
-        let mut values = BTreeMap::new();
-        let mut rest = args.iter();
-        while let Some(arg) = rest.next() {
-            let Some(name) = arg.strip_prefix("--") else {
-                return Err(format!("unexpected argument {arg:?}"));
-            };
-            let (name, value) = match name.split_once('=') {
-                Some((n, v)) => (n.to_owned(), v.to_owned()),
-                None if flags.contains(&name) => (name.to_owned(), "true".to_owned()),
-                None => {
-                    let v = rest
-                        .next()
-                        .ok_or_else(|| format!("--{name} needs a value"))?;
-                    (name.to_owned(), v.clone())
-                }
-            };
-            if values.insert(name.clone(), value).is_some() {
-                return Err(format!("--{name} given twice"));
-            }
-        }
-        Ok(Self { values })
-    }
-
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-
-    pub fn str_or(&self, name: &str, default: &str) -> String {
-        self.str(name).unwrap_or(default).to_owned()
-    }
-
-    pub fn get<T: FromStr>(&self, name: &str, default: T) -> Result<T, String> {
-        match self.str(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| format!("--{name} {v:?} is not a valid value")),
-        }
-    }
-
-    /// A comma-separated list, e.g. `--concurrency 4,8,16`.
-    pub fn list<T: FromStr + Clone>(&self, name: &str, default: &[T]) -> Result<Vec<T>, String> {
-        match self.str(name) {
-            None => Ok(default.to_vec()),
-            Some(v) => v
-                .split(',')
-                .map(|s| {
-                    s.trim()
-                        .parse()
-                        .map_err(|_| format!("--{name}: {s:?} is not a valid value"))
-                })
-                .collect(),
-        }
-    }
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe this machine
+    Machine,
+    /// The bare actix 200 server (HTTP ceiling)
+    EchoServer {
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8089")]
+        addr: String,
+    },
+    /// pgbench alone, as a baseline for the database
+    Pgbench {
+        /// Comma-separated client counts
+        #[arg(long, value_delimiter = ',', default_value = "4,8,16")]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 5)]
+        secs: u64,
+    },
+    /// The echo server's throughput with the same generator
+    Ceiling {
+        /// Comma-separated connection counts
+        #[arg(long, value_delimiter = ',', default_value = "4,8,16,32,64")]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 1)]
+        warmup: u64,
+        #[arg(long, default_value_t = 5)]
+        secs: u64,
+    },
+    /// P1: ingress throughput, pgbench interleaved
+    Ingress {
+        /// Comma-separated connection counts
+        #[arg(long, value_delimiter = ',', default_value = "4,8,16,32,64")]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 1)]
+        warmup: u64,
+        #[arg(long, default_value_t = 8)]
+        secs: u64,
+        #[arg(long, default_value = "collection_intent_credited")]
+        event_type: String,
+    },
+    /// P2: ingress latency in an open loop at --rate, or at --fraction of the P1 peak in --results
+    #[command(group(clap::ArgGroup::new("load").required(true).args(["rate", "results"])))]
+    Latency {
+        /// Requests per second
+        #[arg(long, value_name = "R")]
+        rate: Option<f64>,
+        /// The results file holding the ingress phase's line
+        #[arg(long, value_name = "FILE")]
+        results: Option<String>,
+        #[arg(long, default_value_t = 0.5, requires = "results")]
+        fraction: f64,
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+    },
+    /// P3, P6: reconciler throughput and memory
+    Reconciler {
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 50)]
+        latency_ms: u64,
+    },
+    /// P4: end to end
+    E2e {
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 20.0)]
+        secs: f64,
+        #[arg(long, default_value_t = 50)]
+        latency_ms: u64,
+        #[arg(long, default_value_t = 50.0)]
+        baseline_rate: f64,
+        #[arg(long, default_value_t = 5.0)]
+        baseline_secs: f64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// P5: the CSV report
+    Report {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 100_000)]
+        small_rows: u64,
+    },
+    /// VmHWM / VmRSS of a process
+    Rss {
+        #[arg(long, value_name = "N")]
+        pid: u32,
+    },
+    /// Turn the phases' lines into BENCHMARKS.md and a JSON document
+    Render {
+        #[arg(long, value_name = "FILE")]
+        results: String,
+        #[arg(long, value_name = "FILE")]
+        machine: String,
+        #[arg(long, value_name = "OUT")]
+        md: String,
+        #[arg(long, value_name = "OUT")]
+        json: String,
+        #[arg(long, value_parser = ["full", "quick"], default_value = "full")]
+        mode: String,
+    },
+    /// Drop the bench database and broker names
+    Cleanup,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory as _;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|s| (*s).to_owned()).collect()
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("pse-bench").chain(args.iter().copied()))
+            .map(|c| c.command)
     }
 
     #[test]
-    fn parses_values_flags_and_lists() {
-        let a = Args::parse(
-            &v(&["--secs", "5", "--quick", "--concurrency=4,8", "--name", "x"]),
-            &["quick"],
-        )
-        .unwrap();
-        assert_eq!(a.get("secs", 1u64).unwrap(), 5);
-        assert_eq!(a.str("quick"), Some("true"));
-        assert_eq!(a.str("other"), None);
-        assert_eq!(a.list("concurrency", &[1usize]).unwrap(), vec![4, 8]);
-        assert_eq!(a.list("missing", &[1usize]).unwrap(), vec![1]);
-        assert_eq!(a.str_or("name", "y"), "x");
-        assert!(Args::parse(&v(&["--secs"]), &[]).is_err());
-        assert!(Args::parse(&v(&["x"]), &[]).is_err());
-        assert!(Args::parse(&v(&["--a", "1", "--a", "2"]), &[]).is_err());
-        assert!(a.get::<u64>("name", 0).is_err());
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// The invocations bench/run.sh and stack.rs make.
+    #[test]
+    fn parses_what_the_scripts_send() {
+        match parse(&[
+            "ceiling",
+            "--concurrency",
+            "8,32",
+            "--warmup",
+            "0",
+            "--secs",
+            "1",
+        ])
+        .unwrap()
+        {
+            Command::Ceiling {
+                concurrency,
+                warmup,
+                secs,
+            } => assert_eq!((concurrency, warmup, secs), (vec![8, 32], 0, 1)),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["ingress"]).unwrap() {
+            Command::Ingress {
+                concurrency,
+                event_type,
+                ..
+            } => {
+                assert_eq!(concurrency, vec![4, 8, 16, 32, 64]);
+                assert_eq!(event_type, "collection_intent_credited");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "latency",
+            "--results",
+            "r.jsonl",
+            "--fraction",
+            "0.5",
+            "--secs",
+            "2",
+        ])
+        .unwrap()
+        {
+            Command::Latency {
+                rate,
+                results,
+                fraction,
+                secs,
+            } => assert_eq!(
+                (rate, results.as_deref(), fraction, secs),
+                (None, Some("r.jsonl"), 0.5, 2)
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse(&["latency", "--secs", "2"]).is_err(),
+            "needs --rate or --results"
+        );
+        match parse(&[
+            "e2e",
+            "--rate",
+            "100",
+            "--secs",
+            "2",
+            "--baseline-rate",
+            "20",
+            "--baseline-secs",
+            "1",
+            "--latency-ms",
+            "50",
+        ])
+        .unwrap()
+        {
+            Command::E2e {
+                rate,
+                secs,
+                latency_ms,
+                baseline_rate,
+                baseline_secs,
+                concurrency,
+            } => {
+                assert_eq!(
+                    (
+                        rate,
+                        secs,
+                        latency_ms,
+                        baseline_rate,
+                        baseline_secs,
+                        concurrency
+                    ),
+                    (100.0, 2.0, 50, 20.0, 1.0, 64)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["echo-server", "--addr", "127.0.0.1:1"]).unwrap() {
+            Command::EchoServer { addr } => assert_eq!(addr, "127.0.0.1:1"),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse(&[
+                "render",
+                "--results",
+                "a",
+                "--machine",
+                "b",
+                "--md",
+                "c",
+                "--json",
+                "d",
+                "--mode",
+                "quick"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["render", "--results", "a"]).is_err());
+        assert!(parse(&["report", "--rows", "many"]).is_err());
+        assert!(parse(&["pgbench", "--secs", "1", "--secs", "2"]).is_err());
+        assert!(parse(&["nonsense"]).is_err());
     }
 }

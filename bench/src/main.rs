@@ -22,26 +22,9 @@ mod webhooks;
 
 use std::process::ExitCode;
 
-use args::Args;
+use args::{Cli, Command};
+use clap::Parser as _;
 use serde_json::{Value, json};
-
-const USAGE: &str = "\
-usage: pse-bench <command> [options]   (every phase prints one JSON line)
-  machine                                     describe this machine
-  echo-server --addr HOST:PORT                the bare actix 200 server (HTTP ceiling)
-  pgbench     [--concurrency 4,8,16] [--secs 5]
-  ceiling     [--concurrency 4,8,16,32,64] [--warmup 1] [--secs 5]
-  ingress     [--concurrency 4,8,16,32,64] [--warmup 1] [--secs 8] [--event-type collection_intent_credited]
-                                                                             (P1, pgbench interleaved)
-  latency     (--rate R | --results FILE [--fraction 0.5]) [--secs 10]      (P2)
-  reconciler  [--events 20000] [--concurrency 64] [--latency-ms 50]         (P3, P6)
-  e2e         [--rate 1000] [--secs 20] [--latency-ms 50] [--baseline-rate 50] [--baseline-secs 5] [--concurrency 64]  (P4)
-  report      [--rows 1000000] [--small-rows 100000]                        (P5)
-  rss         --pid N                                 VmHWM / VmRSS of a process
-  render      --results FILE --machine FILE --md OUT --json OUT [--mode full|quick]
-  cleanup                                     drop the bench database and broker names
-Environment: BENCH_ADMIN_DATABASE_URL, BENCH_DATABASE (pse_bench), BENCH_AMQP_URL, AMQP_NAME_PREFIX (bench.),
-BENCH_BIN_DIR (this binary's directory), BENCH_LOG_DIR, BENCH_WORK_DIR, BENCH_PID_DIR, BENCH_PRODUCT_LOG (info).";
 
 fn command_output(program: &str, args: &[&str]) -> Option<String> {
     std::process::Command::new(program)
@@ -101,110 +84,113 @@ fn machine() -> Value {
     })
 }
 
-fn render(a: &Args) -> Result<Value, String> {
-    let results = phases::read_results(a.str("results").ok_or("--results FILE is required")?)?;
-    let machine_path = a.str("machine").ok_or("--machine FILE is required")?;
+fn render(
+    results: &str,
+    machine_path: &str,
+    md_path: &str,
+    json_path: &str,
+    mode: &str,
+) -> Result<Value, String> {
+    let results = phases::read_results(results)?;
     let machine: Value = serde_json::from_str(
         &std::fs::read_to_string(machine_path)
             .map_err(|e| format!("cannot read {machine_path}: {e}"))?,
     )
     .map_err(|e| format!("{machine_path}: {e}"))?;
-    let mode = a.str_or("mode", "full");
-    let md_path = a.str("md").ok_or("--md OUT is required")?;
-    let json_path = a.str("json").ok_or("--json OUT is required")?;
-    std::fs::write(md_path, render::markdown(&machine, &results, &mode))
+    std::fs::write(md_path, render::markdown(&machine, &results, mode))
         .map_err(|e| format!("cannot write {md_path}: {e}"))?;
-    let doc = serde_json::to_string_pretty(&render::document(&machine, &results, &mode))
+    let doc = serde_json::to_string_pretty(&render::document(&machine, &results, mode))
         .map_err(|e| e.to_string())?;
     std::fs::write(json_path, doc + "\n").map_err(|e| format!("cannot write {json_path}: {e}"))?;
     eprintln!("{}", render::table(&render::rows(&results)));
     Ok(json!({"phase": "render", "md": md_path, "json": json_path}))
 }
 
-async fn dispatch(command: &str, rest: &[String]) -> Result<Option<Value>, String> {
-    let a = Args::parse(rest, &[])?;
-    let levels = |default: &[usize]| a.list("concurrency", default);
+async fn dispatch(command: Command) -> Result<Option<Value>, String> {
     Ok(Some(match command {
-        "machine" => machine(),
-        "echo-server" => {
-            echo::serve(&a.str_or("addr", "127.0.0.1:8089")).await?;
+        Command::Machine => machine(),
+        Command::EchoServer { addr } => {
+            echo::serve(&addr).await?;
             return Ok(None);
         }
-        "pgbench" => phases::pgbench_phase(&levels(&[4, 8, 16])?, a.get("secs", 5)?).await?,
-        "ceiling" => {
-            phases::ceiling(
-                &levels(&[4, 8, 16, 32, 64])?,
-                a.get("warmup", 1)?,
-                a.get("secs", 5)?,
-            )
-            .await?
-        }
-        "ingress" => {
-            phases::ingress(
-                &levels(&[4, 8, 16, 32, 64])?,
-                a.get("warmup", 1)?,
-                a.get("secs", 8)?,
-                &a.str_or("event-type", "collection_intent_credited"),
-            )
-            .await?
-        }
-        "latency" => {
-            let rate = match (a.str("rate"), a.str("results")) {
-                (Some(_), _) => a.get("rate", 0.0)?,
-                (None, Some(path)) => phases::rate_from_results(path, a.get("fraction", 0.5)?)?,
+        Command::Pgbench { concurrency, secs } => phases::pgbench_phase(&concurrency, secs).await?,
+        Command::Ceiling {
+            concurrency,
+            warmup,
+            secs,
+        } => phases::ceiling(&concurrency, warmup, secs).await?,
+        Command::Ingress {
+            concurrency,
+            warmup,
+            secs,
+            event_type,
+        } => phases::ingress(&concurrency, warmup, secs, &event_type).await?,
+        Command::Latency {
+            rate,
+            results,
+            fraction,
+            secs,
+        } => {
+            let rate = match (rate, results) {
+                (Some(rate), _) => rate,
+                (None, Some(path)) => phases::rate_from_results(&path, fraction)?,
                 (None, None) => return Err("give --rate R or --results FILE".to_owned()),
             };
-            phases::latency(rate, a.get("secs", 10)?).await?
+            phases::latency(rate, secs).await?
         }
-        "reconciler" => {
-            phases::reconciler(
-                a.get("events", 20_000)?,
-                a.get("concurrency", 64)?,
-                a.get("latency-ms", 50)?,
-            )
-            .await?
-        }
-        "e2e" => {
+        Command::Reconciler {
+            events,
+            concurrency,
+            latency_ms,
+        } => phases::reconciler(events, concurrency, latency_ms).await?,
+        Command::E2e {
+            rate,
+            secs,
+            latency_ms,
+            baseline_rate,
+            baseline_secs,
+            concurrency,
+        } => {
             phases::e2e(
-                a.get("rate", 1000.0)?,
-                a.get("secs", 20.0)?,
-                a.get("latency-ms", 50)?,
-                a.get("baseline-rate", 50.0)?,
-                a.get("baseline-secs", 5.0)?,
-                a.get("concurrency", 64)?,
+                rate,
+                secs,
+                latency_ms,
+                baseline_rate,
+                baseline_secs,
+                concurrency,
             )
             .await?
         }
-        "report" => {
-            phases::report(a.get("rows", 1_000_000)?, a.get("small-rows", 100_000)?).await?
-        }
-        "rss" => {
-            let pid: u32 = a.get("pid", 0)?;
-            json!({
-                "phase": "rss", "pid": pid,
-                "peak_rss_kb": procs::status_kb(pid, "VmHWM:"), "rss_kb": procs::status_kb(pid, "VmRSS:"),
-            })
-        }
-        "render" => render(&a)?,
-        "cleanup" => {
+        Command::Report { rows, small_rows } => phases::report(rows, small_rows).await?,
+        Command::Rss { pid } => json!({
+            "phase": "rss", "pid": pid,
+            "peak_rss_kb": procs::status_kb(pid, "VmHWM:"), "rss_kb": procs::status_kb(pid, "VmRSS:"),
+        }),
+        Command::Render {
+            results,
+            machine,
+            md,
+            json,
+            mode,
+        } => render(&results, &machine, &md, &json, &mode)?,
+        Command::Cleanup => {
             broker::delete_topology().await?;
             db::drop_db().await?;
             json!({"phase": "cleanup"})
         }
-        other => return Err(format!("unknown command {other:?}")),
     }))
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let Some(command) = argv.first().cloned() else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help is an "error" that prints to stdout and exits 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
     };
-    if matches!(command.as_str(), "help" | "-h" | "--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
+    let name = std::env::args().nth(1).unwrap_or_default();
     // Two workers: the generator shares the machine's cores with everything it measures.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cpu::cores().min(2))
@@ -217,14 +203,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(&command, &argv[1..])) {
+    match runtime.block_on(dispatch(cli.command)) {
         Ok(Some(record)) => {
             println!("{record}");
             ExitCode::SUCCESS
         }
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pse-bench {command}: {e}");
+            eprintln!("pse-bench {name}: {e}");
             ExitCode::FAILURE
         }
     }

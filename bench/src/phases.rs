@@ -772,23 +772,13 @@ fn file_lines(path: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether this reconciler has the `report` command (the phase compares it with the API).
 async fn report_available(reconciler: &std::path::Path) -> bool {
-    match tokio::process::Command::new(reconciler)
-        .arg("help")
+    tokio::process::Command::new(reconciler)
+        .args(["report", "--help"])
         .output()
         .await
-    {
-        Ok(out) => {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            text.lines()
-                .any(|l| l.trim_start().starts_with("reconciler report"))
-        }
-        Err(_) => false,
-    }
+        .is_ok_and(|out| out.status.success())
 }
 
 pub async fn report(big_rows: u64, small_rows: u64) -> Result<Value, String> {

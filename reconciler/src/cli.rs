@@ -1,27 +1,88 @@
-//! `reconciler [run]`, `reconciler dead-letters list|replay`, `reconciler healthcheck`.
+//! `reconciler [run]`, `reconciler dead-letters list|replay`, `reconciler report`,
+//! `reconciler healthcheck`; `--help` on each.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use shared::db::dead_letters::{self, Selection};
+use shared::domain::Provider;
+use shared::report::output::Format;
 use shared::{Config, telemetry};
 
 use crate::worker::{self, Worker};
 
-pub const USAGE: &str = "usage:
-  reconciler [run]                                  run the worker (consumer, sweeper, relay)
-  reconciler dead-letters list [--all] [--limit N]  list dead letters (not yet replayed, unless --all)
-  reconciler dead-letters replay --all              queue every dead letter not yet replayed again
-  reconciler dead-letters replay --id N [--id M]    queue the given dead letters again
-  reconciler report [--date YYYY-MM-DD] [--format csv|json|html] [--provider P] [--output FILE|-]
-                                                    write the daily reconciliation report (default:
-                                                    yesterday in Bogota, csv, reconciliation-<date>.<ext>)
-  reconciler healthcheck                            exit 0 if the local worker is ready
-Configuration comes from the environment (see README.md).";
+/// The reconciler: consumes check messages, sweeps stale orders, relays the outbox, and
+/// the operator's commands around it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "reconciler",
+    after_help = "Configuration comes from the environment (see README.md)."
+)]
+pub struct Cli {
+    /// `run` when omitted, so the container's default command stays the bare binary.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-fn usage_error(message: &str) -> ExitCode {
-    eprintln!("reconciler: {message}\n\n{USAGE}");
-    ExitCode::from(2)
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the worker (consumer, sweeper, relay); the default
+    Run,
+    /// List dead letters or queue them again
+    #[command(subcommand)]
+    DeadLetters(DeadLetters),
+    /// Write the daily reconciliation report (default: yesterday in Bogota, csv,
+    /// reconciliation-<date>.<ext>)
+    Report(ReportArgs),
+    /// Exit 0 if the local worker is ready
+    Healthcheck,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLetters {
+    /// List dead letters (not yet replayed, unless --all)
+    List {
+        /// Include the ones already replayed
+        #[arg(long)]
+        all: bool,
+        /// At most this many, newest first
+        #[arg(long, value_name = "N", default_value_t = 100,
+              value_parser = clap::value_parser!(i64).range(1..))]
+        limit: i64,
+    },
+    /// Queue dead letters again: every one not yet replayed (--all) or the given ids
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["all", "id"])))]
+    Replay {
+        /// Every dead letter not yet replayed
+        #[arg(long)]
+        all: bool,
+        /// A dead letter id from `reconciler dead-letters list` (repeatable)
+        #[arg(long, value_name = "N")]
+        id: Vec<i64>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// The Bogota business day (default: yesterday)
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    date: Option<chrono::NaiveDate>,
+    /// csv, json or html
+    #[arg(long, default_value = "csv")]
+    format: Format,
+    /// Only this provider's orders
+    #[arg(long, value_name = "PROVIDER", help = format!("Only this provider's orders: {}", Provider::names()))]
+    provider: Option<Provider>,
+    /// The file to write, or - for stdout (default: reconciliation-<date>.<ext>)
+    #[arg(long, value_name = "FILE")]
+    output: Option<String>,
+}
+
+fn parse_date(raw: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| "takes a date like 2026-11-20".to_owned())
 }
 
 fn load_config() -> Result<Config, ExitCode> {
@@ -31,19 +92,32 @@ fn load_config() -> Result<Config, ExitCode> {
     })
 }
 
+/// A spinner on stderr for a human watching; hidden (draws nothing) when stderr is not a terminal.
+fn spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Exit codes: 0 success, 1 failure, 2 usage or configuration error.
 pub async fn main(args: Vec<String>) -> ExitCode {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        [] | ["run"] => run().await,
-        ["dead-letters", "list", rest @ ..] => list(rest).await,
-        ["dead-letters", "replay", rest @ ..] => replay(rest).await,
-        ["report", rest @ ..] => report(rest).await,
-        ["healthcheck"] => healthcheck().await,
-        ["help" | "--help" | "-h"] => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
+    let cli = match Cli::try_parse_from(std::iter::once("reconciler".to_owned()).chain(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are "errors" that print to stdout and exit 0.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
-        _ => usage_error(&format!("unknown command {:?}", args.join(" "))),
+    };
+    match cli.command {
+        None | Some(Command::Run) => run().await,
+        Some(Command::DeadLetters(DeadLetters::List { all, limit })) => list(all, limit).await,
+        Some(Command::DeadLetters(DeadLetters::Replay { all, id })) => replay(all, id).await,
+        Some(Command::Report(args)) => report(args).await,
+        Some(Command::Healthcheck) => healthcheck().await,
     }
 }
 
@@ -82,49 +156,7 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Options of the form `--flag` and `--name value` (repeatable).
-fn options<'a>(
-    rest: &[&'a str],
-    flags: &[&str],
-    valued: &[&str],
-) -> Result<Vec<(&'a str, Option<&'a str>)>, String> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < rest.len() {
-        let arg = rest[i];
-        if flags.contains(&arg) {
-            out.push((arg, None));
-            i += 1;
-        } else if valued.contains(&arg) {
-            let value = rest
-                .get(i + 1)
-                .ok_or_else(|| format!("{arg} needs a value"))?;
-            out.push((arg, Some(*value)));
-            i += 2;
-        } else {
-            return Err(format!("unknown option {arg:?}"));
-        }
-    }
-    Ok(out)
-}
-
-async fn list(rest: &[&str]) -> ExitCode {
-    let opts = match options(rest, &["--all"], &["--limit"]) {
-        Ok(o) => o,
-        Err(e) => return usage_error(&e),
-    };
-    let all = opts.iter().any(|(k, _)| *k == "--all");
-    let limit = match opts
-        .iter()
-        .find(|(k, _)| *k == "--limit")
-        .and_then(|(_, v)| *v)
-    {
-        None => 100,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if n > 0 => n,
-            _ => return usage_error("--limit takes a positive number"),
-        },
-    };
+async fn list(all: bool, limit: i64) -> ExitCode {
     let config = match load_config() {
         Ok(c) => c,
         Err(code) => return code,
@@ -169,26 +201,7 @@ async fn list(rest: &[&str]) -> ExitCode {
     }
 }
 
-async fn replay(rest: &[&str]) -> ExitCode {
-    let opts = match options(rest, &["--all"], &["--id"]) {
-        Ok(o) => o,
-        Err(e) => return usage_error(&e),
-    };
-    let all = opts.iter().any(|(k, _)| *k == "--all");
-    let mut ids = Vec::new();
-    for (_, v) in opts.iter().filter(|(k, _)| *k == "--id") {
-        match v.and_then(|v| v.parse::<i64>().ok()) {
-            Some(id) => ids.push(id),
-            None => {
-                return usage_error(
-                    "--id takes a dead letter id (see `reconciler dead-letters list`)",
-                );
-            }
-        }
-    }
-    if all != ids.is_empty() {
-        return usage_error("give either --all or one or more --id N");
-    }
+async fn replay(all: bool, ids: Vec<i64>) -> ExitCode {
     let config = match load_config() {
         Ok(c) => c,
         Err(code) => return code,
@@ -266,33 +279,19 @@ async fn publish_now(ctx: &crate::context::Ctx, messages: Vec<shared::db::outbox
     println!("\nnot everything was published yet; a running service will finish it");
 }
 
-async fn report(rest: &[&str]) -> ExitCode {
-    use shared::report::output::{Format, write_report};
+async fn report(args: ReportArgs) -> ExitCode {
+    use shared::report::output::write_report;
     use shared::report::{Scope, default_date};
     use std::io::Write as _;
 
-    let opts = match options(rest, &[], &["--date", "--format", "--provider", "--output"]) {
-        Ok(o) => o,
-        Err(e) => return usage_error(&e),
-    };
-    let get = |name: &str| opts.iter().find(|(k, _)| *k == name).and_then(|(_, v)| *v);
-    let date = match get("--date") {
-        None => default_date(),
-        Some(d) => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-            Ok(d) => d,
-            Err(_) => return usage_error("--date takes a date like 2026-11-20"),
-        },
-    };
-    let format: Format = match get("--format").unwrap_or("csv").parse() {
-        Ok(f) => f,
-        Err(e) => return usage_error(&e),
-    };
-    let provider = match get("--provider").map(str::parse::<shared::domain::Provider>) {
-        None => None,
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => return usage_error(&e.to_string()),
-    };
-    let output = get("--output").map(str::to_owned).unwrap_or_else(|| {
+    let ReportArgs {
+        date,
+        format,
+        provider,
+        output,
+    } = args;
+    let date = date.unwrap_or_else(default_date);
+    let output = output.unwrap_or_else(|| {
         format!(
             "reconciliation-{}.{}",
             date.format("%Y-%m-%d"),
@@ -308,6 +307,13 @@ async fn report(rest: &[&str]) -> ExitCode {
     let started = Instant::now();
     let to_stdout = output == "-";
     let shown = output.clone();
+    // Progress only when the report goes to a file: on stdout it would mix with the report.
+    let progress = if to_stdout {
+        ProgressBar::hidden()
+    } else {
+        spinner()
+    };
+    let bar = progress.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<u64, String> {
         use diesel::Connection as _;
         let mut conn = diesel::PgConnection::establish(&url).map_err(|e| {
@@ -326,22 +332,18 @@ async fn report(rest: &[&str]) -> ExitCode {
         };
         let mut written = 0u64;
         let mut failed = None;
-        let mut last_progress = Instant::now();
         let mut emit = |chunk: Vec<u8>| {
             written += chunk.iter().filter(|b| **b == b'\n').count() as u64;
             if let Err(e) = out.write_all(&chunk) {
                 failed = Some(e.to_string());
                 return false;
             }
-            if !to_stdout && last_progress.elapsed() > Duration::from_millis(250) {
-                eprint!(
-                    "\rwriting the {} report for {}… {} lines",
-                    format.extension(),
-                    date,
-                    written
-                );
-                last_progress = Instant::now();
-            }
+            progress.set_message(format!(
+                "writing the {} report for {}… {} lines",
+                format.extension(),
+                date,
+                written
+            ));
             true
         };
         let rows = write_report(&mut conn, &scope, format, &mut emit).map_err(|e| e.to_string())?;
@@ -357,11 +359,12 @@ async fn report(rest: &[&str]) -> ExitCode {
         Ok(rows)
     })
     .await;
+    bar.finish_and_clear();
     match result {
         Ok(Ok(rows)) => {
             if !to_stdout {
                 eprintln!(
-                    "\rwrote the {} report for {} ({} rows) to {} in {:.2}s",
+                    "wrote the {} report for {} ({} rows) to {} in {:.2}s",
                     format.extension(),
                     date,
                     rows,
@@ -372,11 +375,11 @@ async fn report(rest: &[&str]) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Err(e)) => {
-            eprintln!("\nreconciler: report failed: {e}");
+            eprintln!("reconciler: report failed: {e}");
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("\nreconciler: report failed: {e}");
+            eprintln!("reconciler: report failed: {e}");
             ExitCode::FAILURE
         }
     }
@@ -387,4 +390,107 @@ async fn healthcheck() -> ExitCode {
         .map(|c| c.reconciler_http_addr.port())
         .unwrap_or(9100);
     shared::http::probe_ready(port).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("reconciler").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_command_runs_the_worker() {
+        assert!(parse(&[]).unwrap().command.is_none());
+        assert!(matches!(
+            parse(&["run"]).unwrap().command,
+            Some(Command::Run)
+        ));
+    }
+
+    #[test]
+    fn dead_letter_options() {
+        match parse(&["dead-letters", "list"]).unwrap().command {
+            Some(Command::DeadLetters(DeadLetters::List { all, limit })) => {
+                assert_eq!((all, limit), (false, 100));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dead-letters", "list", "--all", "--limit", "5"])
+            .unwrap()
+            .command
+        {
+            Some(Command::DeadLetters(DeadLetters::List { all, limit })) => {
+                assert_eq!((all, limit), (true, 5));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["dead-letters", "list", "--limit", "0"]).is_err());
+        match parse(&["dead-letters", "replay", "--id", "12", "--id", "13"])
+            .unwrap()
+            .command
+        {
+            Some(Command::DeadLetters(DeadLetters::Replay { all, id })) => {
+                assert_eq!((all, id), (false, vec![12, 13]));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["dead-letters", "replay", "--all"]).is_ok());
+        // Either --all or ids, never both, never neither.
+        assert!(parse(&["dead-letters", "replay"]).is_err());
+        assert!(parse(&["dead-letters", "replay", "--all", "--id", "1"]).is_err());
+        assert!(parse(&["dead-letters", "replay", "--id", "x"]).is_err());
+    }
+
+    #[test]
+    fn report_options() {
+        let Some(Command::Report(r)) = parse(&[
+            "report",
+            "--date",
+            "2026-11-20",
+            "--format",
+            "html",
+            "--provider",
+            "belvo",
+            "--output",
+            "-",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not a report")
+        };
+        assert_eq!(r.date, chrono::NaiveDate::from_ymd_opt(2026, 11, 20));
+        assert_eq!(r.format, Format::Html);
+        assert_eq!(r.provider, Some(Provider::Belvo));
+        assert_eq!(r.output.as_deref(), Some("-"));
+        let Some(Command::Report(r)) = parse(&["report"]).unwrap().command else {
+            panic!("not a report")
+        };
+        assert_eq!(
+            (r.date, r.format, r.provider, r.output),
+            (None, Format::Csv, None, None)
+        );
+        let bad = parse(&["report", "--format", "pdf"]).unwrap_err();
+        assert_eq!(bad.exit_code(), 2);
+        assert!(bad.to_string().contains("csv, json or html"), "{bad}");
+        assert!(parse(&["report", "--date", "20/11/2026"]).is_err());
+        assert!(parse(&["report", "--provider", "stripe"]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn help_names_every_command() {
+        let help = Cli::command().render_long_help().to_string();
+        for cmd in ["run", "dead-letters", "report", "healthcheck"] {
+            assert!(help.contains(cmd), "{cmd}: {help}");
+        }
+    }
 }

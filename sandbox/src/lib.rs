@@ -10,7 +10,6 @@ mod admin;
 pub mod admin_api;
 mod auth;
 pub mod belvo;
-pub mod cli;
 pub mod client;
 pub mod config;
 mod faults;

@@ -1,37 +1,80 @@
 //! `pse-sandbox`: run the fake providers (`serve`), move a payment through the
 //! admin API of a running one (`pay`), play an end-to-end scenario against a
 //! running product (`scenario`), or check that a sandbox answers (`healthcheck`).
-//! Arguments are parsed by hand to avoid a parser dependency for four commands.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sandbox::cli::parse_flags;
+use clap::{Args, Parser, Subcommand};
+use sandbox::scenario::options::ScenarioArgs;
 use sandbox::scenario::{self, Options, Verdict};
 use sandbox::{AdminClient, SandboxConfig, StatusChange};
 use shared::config::LogFormat;
+use shared::domain::Provider;
 
-const USAGE: &str = "\
-usage:
-  pse-sandbox [serve] [--addr HOST:PORT]
-      Serve the fake Mono, Belvo and Tpaga APIs and the admin API (/_sandbox/).
-      Default address: $SANDBOX_ADDR, else 127.0.0.1:9999.
-      Credentials: SANDBOX_MONO_API_KEY, SANDBOX_BELVO_SECRET_ID, SANDBOX_BELVO_SECRET_PASSWORD,
-      SANDBOX_TPAGA_CLIENT_ID, SANDBOX_TPAGA_CLIENT_SECRET, SANDBOX_TPAGA_TOKEN_TTL_SECS.
-  pse-sandbox pay --provider mono|belvo|tpaga --id ID --status STATUS
-                  [--url URL] [--webhooks N] [--reported-amount-minor N]
-      Move a payment to STATUS (the provider's own status string) and deliver its webhooks.
-      Default URL: $SANDBOX_URL, else http://127.0.0.1:9999.
-  pse-sandbox scenario list
-      The scenarios and what each expects.
-{SCENARIO}
-  pse-sandbox healthcheck [--url URL]
-      Exit 0 when the sandbox answers GET /_sandbox/health with 200 (for container health checks).
-      Default URL: http://127.0.0.1:<port of $SANDBOX_ADDR>, else http://127.0.0.1:9999.
-  pse-sandbox help";
+/// Fake Mono, Belvo and Tpaga APIs for tests and demos, and the scenarios that drive them.
+#[derive(Parser)]
+#[command(name = "pse-sandbox", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `pse-sandbox --addr A` is `pse-sandbox serve --addr A`.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
 
-fn usage() -> String {
-    USAGE.replace("{SCENARIO}", scenario::options::HELP)
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the fake Mono, Belvo and Tpaga APIs and the admin API (/_sandbox/); the default
+    #[command(
+        after_help = "Credentials: SANDBOX_MONO_API_KEY, SANDBOX_BELVO_SECRET_ID, \
+SANDBOX_BELVO_SECRET_PASSWORD, SANDBOX_TPAGA_CLIENT_ID, SANDBOX_TPAGA_CLIENT_SECRET, SANDBOX_TPAGA_TOKEN_TTL_SECS."
+    )]
+    Serve(ServeArgs),
+    /// Move a payment to STATUS (the provider's own status string) and deliver its webhooks
+    Pay(PayArgs),
+    /// Drive a running product and sandbox end to end (`pse-sandbox scenario list` names them):
+    /// create payments at the sandbox, register orders, move the payments, deliver webhooks,
+    /// wait until every order reached its expected state, then compare the reconciliation
+    /// report with the expected counts
+    Scenario(ScenarioArgs),
+    /// Exit 0 when the sandbox answers GET /_sandbox/health with 200 (container health checks)
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Where to listen
+    #[arg(long, value_name = "HOST:PORT", env = "SANDBOX_ADDR", default_value = DEFAULT_ADDR)]
+    addr: String,
+}
+
+#[derive(Args)]
+struct PayArgs {
+    #[arg(long, value_name = "PROVIDER", help = Provider::names().replace(", ", "|"))]
+    provider: String,
+    /// The provider's payment id
+    #[arg(long, value_name = "ID")]
+    id: String,
+    /// The provider's own status string
+    #[arg(long, value_name = "STATUS")]
+    status: String,
+    /// The sandbox
+    #[arg(long, value_name = "URL", env = "SANDBOX_URL", default_value = DEFAULT_URL)]
+    url: String,
+    /// How many webhooks to deliver (the sandbox's default when omitted)
+    #[arg(long, value_name = "N")]
+    webhooks: Option<u32>,
+    /// The amount the provider reports, when it should differ from the payment's
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    reported_amount_minor: Option<i64>,
+}
+
+#[derive(Args)]
+struct HealthcheckArgs {
+    /// The sandbox [default: http://127.0.0.1:<port of $SANDBOX_ADDR>, else http://127.0.0.1:9999]
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
 }
 
 const DEFAULT_ADDR: &str = "127.0.0.1:9999";
@@ -46,13 +89,7 @@ fn init_logging() {
     shared::telemetry::init(&filter, format);
 }
 
-async fn serve(args: &[String]) -> Result<(), String> {
-    let flags = parse_flags(args, &["addr"])?;
-    let addr = flags
-        .get("addr")
-        .cloned()
-        .or_else(|| std::env::var("SANDBOX_ADDR").ok())
-        .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+async fn serve(ServeArgs { addr }: ServeArgs) -> Result<(), String> {
     let config = SandboxConfig::from_env()?;
     init_logging();
     let sandbox = sandbox::start(config.clone(), &addr)
@@ -81,46 +118,15 @@ async fn serve(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-async fn pay(args: &[String]) -> Result<(), String> {
-    let flags = parse_flags(
-        args,
-        &[
-            "url",
-            "provider",
-            "id",
-            "status",
-            "webhooks",
-            "reported-amount-minor",
-        ],
-    )?;
-    let need = |name: &str| {
-        flags
-            .get(name)
-            .cloned()
-            .ok_or_else(|| format!("--{name} is required"))
-    };
-    let provider = need("provider")?;
-    let id = need("id")?;
-    let status = need("status")?;
-    let url = flags
-        .get("url")
-        .cloned()
-        .or_else(|| std::env::var("SANDBOX_URL").ok())
-        .unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let webhooks = flags
-        .get("webhooks")
-        .map(|w| {
-            w.parse::<u32>()
-                .map_err(|_| format!("--webhooks {w:?} is not a whole number"))
-        })
-        .transpose()?;
-    let reported_amount_minor = flags
-        .get("reported-amount-minor")
-        .map(|a| {
-            a.parse::<i64>()
-                .map_err(|_| format!("--reported-amount-minor {a:?} is not a whole number"))
-        })
-        .transpose()?;
+async fn pay(args: PayArgs) -> Result<(), String> {
+    let PayArgs {
+        provider,
+        id,
+        status,
+        url,
+        webhooks,
+        reported_amount_minor,
+    } = args;
     let change = StatusChange {
         status,
         reported_amount_minor,
@@ -137,20 +143,17 @@ async fn pay(args: &[String]) -> Result<(), String> {
 
 /// `pse-sandbox scenario NAME …`: 0 when everything matched, 1 when something
 /// differs or the run could not finish, 2 for a usage error.
-async fn play_scenario(args: &[String]) -> ExitCode {
-    if args.first().map(String::as_str) == Some("list") {
+async fn play_scenario(args: ScenarioArgs) -> ExitCode {
+    if args.scenario == "list" {
         for s in scenario::scenarios() {
             println!("  {:<18} {}", s.name, s.describe);
         }
         return ExitCode::SUCCESS;
     }
-    let options = match Options::parse(args, |name| std::env::var(name).ok()) {
+    let options = match Options::resolve(args, |name| std::env::var(name).ok()) {
         Ok(o) => o,
         Err(message) => {
-            eprintln!(
-                "pse-sandbox scenario: {message}\n\n{}",
-                scenario::options::HELP
-            );
+            eprintln!("pse-sandbox scenario: {message}\n\nFor more information, try '--help'.");
             return ExitCode::from(2);
         }
     };
@@ -165,7 +168,7 @@ async fn play_scenario(args: &[String]) -> ExitCode {
 }
 
 /// The URL `healthcheck` probes: `--url`, else the local port of `$SANDBOX_ADDR`.
-fn health_url(flag: Option<&String>, sandbox_addr: Option<String>) -> String {
+fn health_url(flag: Option<&str>, sandbox_addr: Option<String>) -> String {
     if let Some(url) = flag {
         return url.trim_end_matches('/').to_owned();
     }
@@ -176,17 +179,10 @@ fn health_url(flag: Option<&String>, sandbox_addr: Option<String>) -> String {
         .unwrap_or_else(|| DEFAULT_URL.to_owned())
 }
 
-async fn healthcheck(args: &[String]) -> ExitCode {
-    let flags = match parse_flags(args, &["url"]) {
-        Ok(f) => f,
-        Err(message) => {
-            eprintln!("pse-sandbox healthcheck: {message}");
-            return ExitCode::from(2);
-        }
-    };
+async fn healthcheck(args: HealthcheckArgs) -> ExitCode {
     let url = format!(
         "{}/_sandbox/health",
-        health_url(flags.get("url"), std::env::var("SANDBOX_ADDR").ok())
+        health_url(args.url.as_deref(), std::env::var("SANDBOX_ADDR").ok())
     );
     let Ok(client) = shared::http::client(Duration::from_secs(1), Duration::from_secs(3)) else {
         return ExitCode::FAILURE;
@@ -206,37 +202,44 @@ async fn healthcheck(args: &[String]) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        None => serve(&[]).await,
-        Some("help" | "-h" | "--help") => {
-            println!("{}", usage());
-            return ExitCode::SUCCESS;
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help is an "error" that prints to stdout and exits 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
-        Some("serve") => serve(&args[1..]).await,
-        Some("pay") => pay(&args[1..]).await,
-        Some("scenario") => return play_scenario(&args[1..]).await,
-        Some("healthcheck") => return healthcheck(&args[1..]).await,
-        Some(a) if a.starts_with("--") => serve(&args).await,
-        Some(other) => Err(format!("unknown command {other:?}")),
+    };
+    let result = match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Pay(args)) => pay(args).await,
+        Some(Command::Scenario(args)) => return play_scenario(args).await,
+        Some(Command::Healthcheck(args)) => return healthcheck(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // 2, as before clap: scripts may tell these apart from a scenario that differs (1).
         Err(message) => {
-            eprintln!("pse-sandbox: {message}\n\n{}", usage());
+            eprintln!("pse-sandbox: {message}");
             ExitCode::from(2)
         }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("pse-sandbox").chain(args.iter().copied()))
+    }
+
     #[test]
     fn healthcheck_url() {
-        let flag = "http://sandbox:9999/".to_owned();
-        assert_eq!(health_url(Some(&flag), None), "http://sandbox:9999");
+        let flag = "http://sandbox:9999/";
+        assert_eq!(health_url(Some(flag), None), "http://sandbox:9999");
         assert_eq!(
             health_url(None, Some("0.0.0.0:9998".to_owned())),
             "http://127.0.0.1:9998"
@@ -246,16 +249,92 @@ mod tests {
     }
 
     #[test]
-    fn usage_lists_every_command() {
-        let u = usage();
-        for cmd in [
-            "[serve]",
+    fn the_command_tree_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_and_its_flags_parse() {
+        let serve = |cli: Cli| match cli.command {
+            Some(Command::Serve(a)) => a.addr,
+            None => cli.serve.addr,
+            _ => panic!("not serve"),
+        };
+        assert_eq!(
+            serve(parse(&["serve", "--addr", "0.0.0.0:1"]).unwrap()),
+            "0.0.0.0:1"
+        );
+        assert_eq!(serve(parse(&["--addr=0.0.0.0:2"]).unwrap()), "0.0.0.0:2");
+        let Some(Command::Pay(p)) = parse(&[
             "pay",
-            "scenario NAME",
-            "scenario list",
-            "healthcheck",
-        ] {
-            assert!(u.contains(&format!("pse-sandbox {cmd}")), "{cmd}");
+            "--provider",
+            "tpaga",
+            "--id",
+            "x",
+            "--status",
+            "paid",
+            "--webhooks",
+            "2",
+            "--reported-amount-minor",
+            "-5",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not pay")
+        };
+        assert_eq!(
+            (p.provider.as_str(), p.id.as_str(), p.status.as_str()),
+            ("tpaga", "x", "paid")
+        );
+        assert_eq!((p.webhooks, p.reported_amount_minor), (Some(2), Some(-5)));
+        assert!(
+            parse(&["pay", "--provider", "mono", "--id", "x"]).is_err(),
+            "--status is required"
+        );
+        assert!(
+            parse(&[
+                "pay",
+                "--provider",
+                "mono",
+                "--id",
+                "x",
+                "--status",
+                "s",
+                "--webhooks",
+                "many"
+            ])
+            .is_err()
+        );
+        let Some(Command::Scenario(s)) = parse(&["scenario", "day", "--timeout", "300"])
+            .unwrap()
+            .command
+        else {
+            panic!("not scenario")
+        };
+        assert_eq!((s.scenario.as_str(), s.timeout), ("day", Some(300)));
+        assert!(matches!(
+            parse(&["scenario", "list"]).unwrap().command,
+            Some(Command::Scenario(_))
+        ));
+        let Some(Command::Healthcheck(h)) = parse(&["healthcheck", "--url", "http://x:1"])
+            .unwrap()
+            .command
+        else {
+            panic!("not healthcheck")
+        };
+        assert_eq!(h.url.as_deref(), Some("http://x:1"));
+        assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&["serve", "--colour", "red"]).is_err());
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for cmd in ["serve", "pay", "scenario", "healthcheck", "--addr"] {
+            assert!(help.contains(cmd), "{cmd}: {help}");
         }
     }
 }

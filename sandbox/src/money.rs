@@ -3,6 +3,7 @@
 //! Never through floating point.
 
 use serde::Serializer;
+use shared::domain::money::{self, AmountError};
 
 /// Why a decimal amount was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +22,17 @@ pub fn decimal_pesos(minor: i64) -> String {
 }
 
 /// Parses a peso amount with at most two decimals (`"10000"`, `"10000.5"`, `"10000.50"`)
-/// into centavos. Values too large for `i64` saturate, so a range check still refuses them.
+/// into centavos, the way Tpaga's API reads a decimal field: it also takes a sign, `.5` and
+/// `10.`, and answers "too many decimals" apart from "not a number". The digits themselves
+/// go through the product's parser; values too large for `i64` saturate, so a range check
+/// still refuses them.
 pub fn parse_decimal_pesos(text: &str) -> Result<i64, DecimalError> {
     let (negative, rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let (int_part, frac_part) = match rest.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (rest, ""),
-    };
+    let (int_part, frac_part) = rest.split_once('.').unwrap_or((rest, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if (int_part.is_empty() && frac_part.is_empty())
         || !all_digits(int_part)
@@ -42,17 +43,13 @@ pub fn parse_decimal_pesos(text: &str) -> Result<i64, DecimalError> {
     if frac_part.len() > 2 {
         return Err(DecimalError::TooManyDecimals);
     }
-    let mut minor: i64 = 0;
-    for b in int_part.bytes() {
-        minor = minor.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-    }
-    minor = minor.saturating_mul(100);
-    let cents = match frac_part.as_bytes() {
-        [] => 0,
-        [d] => i64::from(d - b'0') * 10,
-        [d1, d2, ..] => i64::from(d1 - b'0') * 10 + i64::from(d2 - b'0'),
+    let int_part = if int_part.is_empty() { "0" } else { int_part };
+    let canonical = format!("{int_part}.{frac_part:0<2}");
+    let minor = match money::parse_decimal_pesos(&canonical) {
+        Ok(minor) => minor,
+        Err(AmountError::Overflow) => i64::MAX,
+        Err(_) => return Err(DecimalError::Invalid),
     };
-    minor = minor.saturating_add(cents);
     Ok(if negative { -minor } else { minor })
 }
 

@@ -166,17 +166,9 @@ struct CreateRequest {
     reference: Option<String>,
 }
 
-/// `^[A-Za-z]{2,6}_[\w-]{22}$`, the documented id format.
+/// `^[A-Za-z]{2,6}_[\w-]{22}$`, the documented id format, checked by the product's own rule.
 pub fn valid_id(s: &str) -> bool {
-    let Some((prefix, rest)) = s.split_once('_') else {
-        return false;
-    };
-    (2..=6).contains(&prefix.len())
-        && prefix.bytes().all(|b| b.is_ascii_alphabetic())
-        && rest.len() == 22
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    shared::providers::mono::validate_payment_id(s).is_ok()
 }
 
 /// The documented IPv4 pattern: four dot-separated numbers 0–255 of at most three digits.

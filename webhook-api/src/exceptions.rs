@@ -64,7 +64,7 @@ async fn list(
     if let Some(p) = q.provider.as_deref().filter(|p| !p.is_empty()) {
         match p.parse::<Provider>() {
             Ok(p) => filter.provider = Some(p),
-            Err(_) => fail("provider", "must be one of mono, belvo, tpaga"),
+            Err(_) => fail("provider", &Provider::expected()),
         }
     }
     let mut limit = 50;

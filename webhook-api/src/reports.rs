@@ -71,7 +71,7 @@ fn parse_query(query: &str) -> Result<(Scope, Format), ApiError> {
             Err(_) => {
                 errors.push(FieldError {
                     field: "provider".into(),
-                    message: "must be one of mono, belvo, tpaga".into(),
+                    message: Provider::expected(),
                 });
                 None
             }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::cli::parse_flags;
+use clap::Parser;
 
 pub const DEFAULT_API: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_SANDBOX: &str = "http://127.0.0.1:9999";
@@ -12,6 +12,52 @@ pub const DEFAULT_SANDBOX: &str = "http://127.0.0.1:9999";
 pub const DEFAULT_MERCHANT_KEY: &str = "demo-merchant-key";
 pub const DEFAULT_FINANCE_KEY: &str = "demo-finance-key";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The command line of `pse-sandbox scenario`. The environment fallbacks are applied by
+/// [`Options::resolve`] rather than by clap's `env`: an empty variable counts as unset,
+/// two of them take the first item of a list, and clap would print the keys' values in
+/// `--help`.
+#[derive(Clone, Default, clap::Args)]
+#[command(
+    after_help = "Webhook credentials (must match webhook-api's): $MONO_WEBHOOK_SECRET (else the \
+first of $MONO_WEBHOOK_SECRETS), $BELVO_WEBHOOK_AUTH (its first value), $TPAGA_WEBHOOK_TOKEN (its first value); \
+or the flags above. Exit 0 only if the report matches what the scenario expects."
+)]
+pub struct ScenarioArgs {
+    /// The scenario to play, or `list` to name them
+    #[arg(value_name = "NAME")]
+    pub scenario: String,
+    /// webhook-api [env: PSE_API_URL] [default: http://127.0.0.1:8080]
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
+    /// The sandbox [env: SANDBOX_URL] [default: http://127.0.0.1:9999]
+    #[arg(long, value_name = "URL")]
+    pub sandbox: Option<String>,
+    /// webhook-api as the sandbox reaches it [env: WEBHOOK_TARGET_URL] [default: --api]
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// [env: MERCHANT_KEY] [default: demo-merchant-key]
+    #[arg(long, value_name = "K")]
+    pub merchant_key: Option<String>,
+    /// [env: FINANCE_KEY] [default: demo-finance-key]
+    #[arg(long, value_name = "K")]
+    pub finance_key: Option<String>,
+    /// Repeat the mix N times (1 to 1000) [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub scale: Option<u32>,
+    /// Give up waiting after SECS [default: 120]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+    /// Signs Mono webhooks [env: MONO_WEBHOOK_SECRET, else the first of MONO_WEBHOOK_SECRETS]
+    #[arg(long, value_name = "SECRET")]
+    pub mono_webhook_secret: Option<String>,
+    /// Authorization of Belvo webhooks [env: the first of BELVO_WEBHOOK_AUTH]
+    #[arg(long, value_name = "VALUE")]
+    pub belvo_webhook_auth: Option<String>,
+    /// Tpaga's webhook path token [env: TPAGA_WEBHOOK_TOKEN, its first value]
+    #[arg(long, value_name = "TOKEN")]
+    pub tpaga_webhook_token: Option<String>,
+}
 
 /// Everything a run needs. Not `Debug`: it holds keys and webhook secrets.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,36 +81,6 @@ pub struct Options {
     pub tpaga_webhook_token: Option<String>,
 }
 
-pub const FLAGS: &[&str] = &[
-    "api",
-    "sandbox",
-    "webhook-url",
-    "merchant-key",
-    "finance-key",
-    "scale",
-    "timeout",
-    "mono-webhook-secret",
-    "belvo-webhook-auth",
-    "tpaga-webhook-token",
-];
-
-pub const HELP: &str = "  pse-sandbox scenario NAME [--api URL] [--sandbox URL] [--webhook-url URL]
-                       [--merchant-key K] [--finance-key K] [--scale N] [--timeout SECS]
-      Drive a running product and sandbox end to end (`pse-sandbox scenario list` names them):
-      create payments at the sandbox, register orders, move the payments, deliver webhooks,
-      wait until every order reached its expected state, then compare the reconciliation
-      report with the expected counts. Exit 0 only if they match.
-      --api            webhook-api            $PSE_API_URL, else http://127.0.0.1:8080
-      --sandbox        the sandbox            $SANDBOX_URL, else http://127.0.0.1:9999
-      --webhook-url    webhook-api as the sandbox reaches it  $WEBHOOK_TARGET_URL, else --api
-      --merchant-key   $MERCHANT_KEY, else demo-merchant-key
-      --finance-key    $FINANCE_KEY, else demo-finance-key
-      --scale N        repeat the mix N times (default 1)
-      --timeout SECS   give up waiting after SECS (default 120)
-      Webhook credentials (must match webhook-api's): $MONO_WEBHOOK_SECRET (else the first of
-      $MONO_WEBHOOK_SECRETS), $BELVO_WEBHOOK_AUTH (its first value), $TPAGA_WEBHOOK_TOKEN (its first value);
-      or --mono-webhook-secret, --belvo-webhook-auth, --tpaga-webhook-token.";
-
 fn first_of_list(v: &str) -> Option<String> {
     v.split(',')
         .map(str::trim)
@@ -81,70 +97,63 @@ fn http_url(name: &str, v: String) -> Result<String, String> {
 }
 
 impl Options {
-    /// `args` starts with the scenario name; `env` looks a variable up (empty counts as unset).
+    /// `args` starts with the scenario name, as after `pse-sandbox scenario`; `env` looks a
+    /// variable up (empty counts as unset).
     pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let (scenario, rest) = match args.split_first() {
-            Some((name, rest)) if !name.starts_with("--") => (name.clone(), rest),
-            _ => return Err("scenario needs a NAME (try `pse-sandbox scenario list`)".to_owned()),
-        };
-        let flags = parse_flags(rest, FLAGS)?;
+        #[derive(Parser)]
+        #[command(name = "pse-sandbox scenario", no_binary_name = true)]
+        struct Line {
+            #[command(flatten)]
+            args: ScenarioArgs,
+        }
+        if args.first().is_none_or(|name| name.starts_with("--")) {
+            return Err("scenario needs a NAME (try `pse-sandbox scenario list`)".to_owned());
+        }
+        let line = Line::try_parse_from(args).map_err(|e| e.to_string())?;
+        Self::resolve(line.args, env)
+    }
+
+    /// Applies the environment fallbacks and the defaults to what the command line gave.
+    pub fn resolve(
+        args: ScenarioArgs,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let pick = |flag: &str, var: &str| flags.get(flag).cloned().or_else(|| env(var));
+        let pick = |flag: Option<String>, var: &str| flag.or_else(|| env(var));
         let api = http_url(
             "--api",
-            pick("api", "PSE_API_URL").unwrap_or_else(|| DEFAULT_API.to_owned()),
+            pick(args.api, "PSE_API_URL").unwrap_or_else(|| DEFAULT_API.to_owned()),
         )?;
         let sandbox = http_url(
             "--sandbox",
-            pick("sandbox", "SANDBOX_URL").unwrap_or_else(|| DEFAULT_SANDBOX.to_owned()),
+            pick(args.sandbox, "SANDBOX_URL").unwrap_or_else(|| DEFAULT_SANDBOX.to_owned()),
         )?;
         let webhook_url = http_url(
             "--webhook-url",
-            pick("webhook-url", "WEBHOOK_TARGET_URL").unwrap_or_else(|| api.clone()),
+            pick(args.webhook_url, "WEBHOOK_TARGET_URL").unwrap_or_else(|| api.clone()),
         )?;
-        let scale = match flags.get("scale") {
-            None => 1,
-            Some(s) => match s.parse::<u32>() {
-                Ok(n) if (1..=1000).contains(&n) => n,
-                _ => {
-                    return Err(format!(
-                        "--scale {s:?} must be a whole number from 1 to 1000"
-                    ));
-                }
-            },
-        };
-        let timeout = match flags.get("timeout") {
-            None => DEFAULT_TIMEOUT,
-            Some(s) => match s.parse::<u64>() {
-                Ok(n) if n > 0 => Duration::from_secs(n),
-                _ => {
-                    return Err(format!(
-                        "--timeout {s:?} must be a positive number of seconds"
-                    ));
-                }
-            },
-        };
         Ok(Self {
-            scenario,
+            scenario: args.scenario,
             api,
             sandbox,
             webhook_url,
-            merchant_key: pick("merchant-key", "MERCHANT_KEY")
+            merchant_key: pick(args.merchant_key, "MERCHANT_KEY")
                 .unwrap_or_else(|| DEFAULT_MERCHANT_KEY.to_owned()),
-            finance_key: pick("finance-key", "FINANCE_KEY")
+            finance_key: pick(args.finance_key, "FINANCE_KEY")
                 .unwrap_or_else(|| DEFAULT_FINANCE_KEY.to_owned()),
-            scale,
-            timeout,
-            mono_webhook_secret: pick("mono-webhook-secret", "MONO_WEBHOOK_SECRET").or_else(|| {
-                env("MONO_WEBHOOK_SECRETS")
-                    .as_deref()
-                    .and_then(first_of_list)
-            }),
-            belvo_webhook_auth: flags
-                .get("belvo-webhook-auth")
-                .cloned()
+            scale: args.scale.unwrap_or(1),
+            timeout: args.timeout.map_or(DEFAULT_TIMEOUT, Duration::from_secs),
+            mono_webhook_secret: pick(args.mono_webhook_secret, "MONO_WEBHOOK_SECRET").or_else(
+                || {
+                    env("MONO_WEBHOOK_SECRETS")
+                        .as_deref()
+                        .and_then(first_of_list)
+                },
+            ),
+            belvo_webhook_auth: args
+                .belvo_webhook_auth
                 .or_else(|| env("BELVO_WEBHOOK_AUTH").as_deref().and_then(first_of_list)),
-            tpaga_webhook_token: flags.get("tpaga-webhook-token").cloned().or_else(|| {
+            tpaga_webhook_token: args.tpaga_webhook_token.or_else(|| {
                 env("TPAGA_WEBHOOK_TOKEN")
                     .as_deref()
                     .and_then(first_of_list)
@@ -221,10 +230,36 @@ mod tests {
     }
 
     #[test]
-    fn the_help_names_every_flag_and_lines_up_with_the_usage() {
-        assert!(HELP.starts_with("  pse-sandbox scenario NAME"));
-        for flag in FLAGS {
-            assert!(HELP.contains(&format!("--{flag}")), "--{flag}");
+    fn the_help_names_every_flag_and_its_variable() {
+        #[derive(Parser)]
+        struct Line {
+            #[command(flatten)]
+            args: ScenarioArgs,
+        }
+        let help = <Line as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for name in [
+            "--api",
+            "--sandbox",
+            "--webhook-url",
+            "--merchant-key",
+            "--finance-key",
+            "--scale",
+            "--timeout",
+            "--mono-webhook-secret",
+            "--belvo-webhook-auth",
+            "--tpaga-webhook-token",
+            "PSE_API_URL",
+            "SANDBOX_URL",
+            "WEBHOOK_TARGET_URL",
+            "MERCHANT_KEY",
+            "FINANCE_KEY",
+            "MONO_WEBHOOK_SECRETS",
+            "BELVO_WEBHOOK_AUTH",
+            "TPAGA_WEBHOOK_TOKEN",
+        ] {
+            assert!(help.contains(name), "{name}: {help}");
         }
     }
 
@@ -236,5 +271,8 @@ mod tests {
         assert!(parse(&["day", "--timeout", "soon"], &[]).is_err());
         assert!(parse(&["day", "--api", "localhost:8080"], &[]).is_err());
         assert!(parse(&["day", "--colour", "red"], &[]).is_err());
+        assert!(parse(&["day", "--scale", "1001"], &[]).is_err());
+        assert!(parse(&["day", "--scale", "2", "--scale", "3"], &[]).is_err());
+        assert!(parse(&["day", "extra"], &[]).is_err());
     }
 }

@@ -5,11 +5,12 @@
 //! the plans expect.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
 use shared::domain::{OrderState, Provider};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 use tokio::task::JoinSet;
@@ -453,17 +454,24 @@ fn orphans_seen(report: &summary::Report, ids: &HashSet<String>) -> usize {
         .len()
 }
 
+/// A one-line spinner on stderr, hidden when stderr is not a terminal.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
 async fn wait_until_up(admin: &AdminClient, product: &Product) -> Result<(), String> {
     let until = Instant::now() + STARTUP_WAIT;
-    let mut said = false;
+    let bar = progress_bar();
     loop {
         let sandbox = admin.health().await;
         let api = product.ready().await;
         match (&sandbox, &api) {
             (Ok(()), Ok(())) => {
-                if said {
-                    eprintln!();
-                }
+                bar.finish_and_clear();
                 return Ok(());
             }
             _ if Instant::now() >= until => {
@@ -474,6 +482,7 @@ async fn wait_until_up(admin: &AdminClient, product: &Product) -> Result<(), Str
                 if let Err(e) = api {
                     why.push(format!("webhook-api at {}: {e}", product.base()));
                 }
+                bar.finish_and_clear();
                 return Err(format!(
                     "not ready after {}s: {}",
                     STARTUP_WAIT.as_secs(),
@@ -481,8 +490,7 @@ async fn wait_until_up(admin: &AdminClient, product: &Product) -> Result<(), Str
                 ));
             }
             _ => {
-                eprint!("\rwaiting for the sandbox and webhook-api to be ready…");
-                said = true;
+                bar.set_message("waiting for the sandbox and webhook-api to be ready…");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -611,7 +619,10 @@ pub async fn run(opts: Options) -> Result<Verdict, String> {
         tasks.spawn(play(ctx.clone(), p));
     }
 
-    let tty = std::io::stderr().is_terminal();
+    // A live line for a human; indicatif hides it when stderr is not a terminal (CI logs),
+    // where a plain line every few seconds takes its place.
+    let bar = progress_bar();
+    let tty = !bar.is_hidden();
     let orphan_total = plans.iter().filter(|p| p.expect.state.is_none()).count();
     let mut orphan_ids: HashSet<String> = HashSet::new();
     let mut played: Vec<Played> = Vec::new();
@@ -636,12 +647,13 @@ pub async fn run(opts: Options) -> Result<Verdict, String> {
                     Some(Ok(Err(fatal))) => {
                         tasks.abort_all();
                         poller.abort();
-                        if tty { eprintln!(); }
+                        bar.finish_and_clear();
                         return Err(fatal);
                     }
                     Some(Err(e)) => {
                         tasks.abort_all();
                         poller.abort();
+                        bar.finish_and_clear();
                         return Err(format!("a payment task failed: {e}"));
                     }
                     None => {}
@@ -664,7 +676,7 @@ pub async fn run(opts: Options) -> Result<Verdict, String> {
                 }
                 let line = progress_line(&plans, &run_id, &snap, (orphans_found, orphan_total), elapsed);
                 if tty {
-                    eprint!("\r{line}\x1b[K");
+                    bar.set_message(line);
                 } else if last_plain_print.elapsed() >= Duration::from_secs(5) {
                     eprintln!("{line}");
                     last_plain_print = Instant::now();
@@ -679,6 +691,7 @@ pub async fn run(opts: Options) -> Result<Verdict, String> {
         }
     };
     tasks.abort_all();
+    bar.finish_and_clear();
     if !timed_out {
         tokio::time::sleep(QUIET_PERIOD).await;
     }
@@ -691,7 +704,7 @@ pub async fn run(opts: Options) -> Result<Verdict, String> {
             .map(|o| (o.reference.clone(), o))
             .collect(),
         Err(e) => {
-            eprintln!("\nwarning: the final listing of orders failed ({e}); using the last one");
+            eprintln!("warning: the final listing of orders failed ({e}); using the last one");
             rx.borrow().orders.clone()
         }
     };
@@ -706,11 +719,7 @@ pub async fn run(opts: Options) -> Result<Verdict, String> {
         (orphans_found, orphan_total),
         started.elapsed(),
     );
-    if tty {
-        eprintln!("\r{line}\x1b[K");
-    } else {
-        eprintln!("{line}");
-    }
+    eprintln!("{line}");
 
     let mut ok = true;
     println!();

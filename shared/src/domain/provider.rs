@@ -25,6 +25,17 @@ impl Provider {
             Provider::Tpaga => "tpaga",
         }
     }
+
+    /// "mono, belvo, tpaga": every message that lists the providers says it from here, so
+    /// a new variant cannot leave a stale list behind.
+    pub fn names() -> String {
+        Provider::ALL.map(Provider::as_str).join(", ")
+    }
+
+    /// The validation message for a field that takes a provider name.
+    pub fn expected() -> String {
+        format!("must be one of {}", Provider::names())
+    }
 }
 
 impl fmt::Display for Provider {
@@ -34,7 +45,7 @@ impl fmt::Display for Provider {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown provider {0:?}; expected one of mono, belvo, tpaga")]
+#[error("unknown provider {0:?}; expected one of {names}", names = Provider::names())]
 pub struct UnknownProvider(pub String);
 
 impl FromStr for Provider {
@@ -59,5 +70,37 @@ mod tests {
         }
         assert!("Mono".parse::<Provider>().is_err());
         assert!("stripe".parse::<Provider>().is_err());
+    }
+
+    /// `ALL` is the list every message and parser derives from: the exhaustive match makes
+    /// a new variant a compile error here until it is added to `ALL` as well.
+    #[test]
+    fn all_lists_every_variant_once() {
+        let position = |p: Provider| match p {
+            Provider::Mono | Provider::Belvo | Provider::Tpaga => {
+                Provider::ALL.iter().position(|q| *q == p)
+            }
+        };
+        for p in [Provider::Mono, Provider::Belvo, Provider::Tpaga] {
+            assert!(position(p).is_some(), "{p} missing from Provider::ALL");
+        }
+        let mut names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Provider::ALL.len());
+    }
+
+    #[test]
+    fn messages_name_every_provider() {
+        assert_eq!(Provider::names(), "mono, belvo, tpaga");
+        assert_eq!(Provider::expected(), "must be one of mono, belvo, tpaga");
+        let unknown = "stripe".parse::<Provider>().unwrap_err().to_string();
+        for p in Provider::ALL {
+            assert!(unknown.contains(p.as_str()), "{unknown}");
+        }
+        assert_eq!(
+            unknown,
+            "unknown provider \"stripe\"; expected one of mono, belvo, tpaga"
+        );
     }
 }

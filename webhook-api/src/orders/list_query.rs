@@ -61,7 +61,7 @@ impl RawListQuery {
         if let Some(p) = self.provider.filter(|s| !s.is_empty()) {
             match p.parse::<Provider>() {
                 Ok(v) => filter.provider = Some(v),
-                Err(_) => fail("provider", "must be one of mono, belvo, tpaga"),
+                Err(_) => fail("provider", &Provider::expected()),
             }
         }
         if let Some(f) = self.from.filter(|s| !s.is_empty()) {

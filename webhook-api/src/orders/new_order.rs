@@ -116,8 +116,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
     let provider = f.string(&obj, "provider", "provider", true).and_then(|s| {
         f.check(
             "provider",
-            s.parse::<Provider>()
-                .map_err(|_| "must be one of mono, belvo, tpaga"),
+            s.parse::<Provider>().map_err(|_| Provider::expected()),
         )
     });
 
