@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod providers;
