@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use serde_json::json;
 use shared::db::outbox;
 use shared::db::schema::orders;
+use shared::health::Readiness;
 
 use crate::context::Ctx;
 
@@ -37,20 +38,15 @@ pub fn serve(listener: TcpListener, state: OpsState) -> std::io::Result<Server> 
     .run())
 }
 
+/// Ready when the database answers, the broker connection is up and the consumer runs.
 async fn readyz(state: web::Data<OpsState>) -> HttpResponse {
-    let database = state.ctx.db.ping().await.is_ok();
-    let broker = state.ctx.broker.is_connected();
-    let consuming = state.consuming.load(Ordering::SeqCst);
-    let ok = |b: bool| if b { "ok" } else { "unavailable" };
-    let body = json!({
-        "status": if database && broker && consuming { "ready" } else { "not_ready" },
-        "checks": {"database": ok(database), "broker": ok(broker), "consumer": ok(consuming)},
-    });
-    if database && broker && consuming {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    let readiness = Readiness::new()
+        .check("database", state.ctx.db.ping().await.is_ok())
+        .check("broker", state.ctx.broker.is_connected())
+        .check("consumer", state.consuming.load(Ordering::SeqCst));
+    let status = actix_web::http::StatusCode::from_u16(readiness.status())
+        .unwrap_or(actix_web::http::StatusCode::SERVICE_UNAVAILABLE);
+    HttpResponse::build(status).json(readiness.body())
 }
 
 async fn metrics(state: web::Data<OpsState>) -> HttpResponse {

@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 #[cfg(test)]
 pub(crate) mod fuzz_support;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod providers;

@@ -8,6 +8,7 @@ use shared::db::dead_letters::{self, Selection};
 use crate::auth::{Access, Caller};
 use crate::body::{read_limited, require_json};
 use crate::error::ApiError;
+use crate::extract::{FieldErrors, RawPage};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -18,7 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 struct ListQuery {
     status: Option<String>,
-    limit: Option<String>,
+    #[serde(flatten)]
+    page: RawPage,
 }
 
 async fn list(
@@ -28,21 +30,18 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Access::Operate)?;
     let q: ListQuery = crate::body::query(&req)?;
+    let mut errors = FieldErrors::default();
     let pending_only = match q.status.as_deref() {
         None | Some("") | Some("pending") => true,
         Some("all") => false,
-        Some(_) => return Err(ApiError::validation("status", "must be pending or all")),
+        Some(_) => {
+            errors.push("status", "must be pending or all");
+            true
+        }
     };
-    let limit = match q.limit.as_deref() {
-        None | Some("") => 100,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation("limit", "must be a whole number from 1 to 1000")
-            })?,
-    };
+    // Newest first and no cursor: the list is what an operator works through, not an archive.
+    let limit = q.page.limit(&mut errors);
+    errors.finish(())?;
     let rows = state
         .db
         .run(move |conn| dead_letters::list(conn, pending_only, limit))

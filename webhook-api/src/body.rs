@@ -8,7 +8,12 @@ use crate::error::ApiError;
 
 /// Parses the query string into `T`; a malformed one is 400 `malformed_payload`.
 pub fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
-    serde_urlencoded::from_str(req.query_string())
+    query_str(req.query_string())
+}
+
+/// [`query`] over the raw query string, so parsers can be tested without a request.
+pub fn query_str<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(query)
         .map_err(|e| ApiError::MalformedPayload(format!("the query string is malformed: {e}")))
 }
 

@@ -4,11 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::db::exceptions::{self, ExceptionView, Filter, Resolved, Status};
-use shared::domain::{ExceptionKind, Provider};
+use shared::domain::ExceptionKind;
 
 use crate::auth::{Access, Caller};
 use crate::body::{read_limited, require_json};
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
+use crate::extract::{FieldErrors, Pagination, ProviderParam, RawPage};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -21,8 +22,8 @@ struct Query {
     status: Option<String>,
     kind: Option<String>,
     provider: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: RawPage,
 }
 
 #[derive(Serialize)]
@@ -38,51 +39,27 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Access::ReadReports)?;
     let q: Query = crate::body::query(&req)?;
-    let mut errors = Vec::new();
-    let mut fail = |field: &str, message: &str| {
-        errors.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        })
-    };
+    let mut errors = FieldErrors::default();
     let mut filter = Filter::default();
     match q.status.as_deref() {
         None | Some("") => {}
         Some("open") => filter.status = Some(Status::Open),
         Some("resolved") => filter.status = Some(Status::Resolved),
-        Some(_) => fail("status", "must be open or resolved"),
+        Some(_) => errors.push("status", "must be open or resolved"),
     }
     if let Some(k) = q.kind.as_deref().filter(|k| !k.is_empty()) {
         match k.parse::<ExceptionKind>() {
             Ok(k) => filter.kind = Some(k),
-            Err(_) => fail(
+            Err(_) => errors.push(
                 "kind",
                 "is not an exception kind (amount_mismatch, unknown_payment, …)",
             ),
         }
     }
-    if let Some(p) = q.provider.as_deref().filter(|p| !p.is_empty()) {
-        match p.parse::<Provider>() {
-            Ok(p) => filter.provider = Some(p),
-            Err(_) => fail("provider", &Provider::expected()),
-        }
-    }
-    let mut limit = 50;
-    if let Some(l) = q.limit.as_deref().filter(|l| !l.is_empty()) {
-        match l.parse::<i64>() {
-            Ok(n) if (1..=500).contains(&n) => limit = n,
-            _ => fail("limit", "must be a whole number from 1 to 500"),
-        }
-    }
-    if let Some(c) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        match c.parse::<i64>() {
-            Ok(id) => filter.before_id = Some(id),
-            Err(_) => fail("cursor", "is not a cursor this API returned"),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    filter.provider = ProviderParam::parse(q.provider.as_deref(), &mut errors);
+    let Pagination { limit, cursor } = q.page.parse::<i64>(&mut errors);
+    filter.before_id = cursor;
+    errors.finish(())?;
     let rows = state
         .db
         .run(move |conn| exceptions::list(conn, &filter, limit + 1))

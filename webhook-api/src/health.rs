@@ -1,7 +1,9 @@
 //! Liveness and readiness.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
+use shared::health::Readiness;
 
 use crate::state::AppState;
 
@@ -17,23 +19,15 @@ async fn healthz() -> HttpResponse {
 
 /// Ready when the database answers and the broker connection is up.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = match state.db.ping().await {
-        Ok(()) => "ok",
-        Err(_) => "unavailable",
-    };
-    let broker = if state.broker.is_connected() {
-        "ok"
-    } else {
-        "unavailable"
-    };
-    let ready = database == "ok" && broker == "ok";
-    let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "checks": {"database": database, "broker": broker},
-    });
-    if ready {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    let readiness = Readiness::new()
+        .check("database", state.db.ping().await.is_ok())
+        .check("broker", state.broker.is_connected());
+    respond(&readiness)
+}
+
+/// 200 or 503 with the checks as JSON.
+fn respond(readiness: &Readiness) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(readiness.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    HttpResponse::build(status).json(readiness.body())
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod exceptions;
+pub mod extract;
 pub mod health;
 pub mod ingest;
 pub mod metrics;

@@ -8,12 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Datelike as _, NaiveDate};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
-use shared::domain::Provider;
 use shared::report::output::{Format, write_report};
 use shared::report::{Scope, default_date};
 
 use crate::auth::{Access, Caller};
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
+use crate::extract::{FieldErrors, ProviderParam};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -38,51 +38,30 @@ fn parse(req: &HttpRequest) -> Result<(Scope, Format), ApiError> {
 }
 
 fn parse_query(query: &str) -> Result<(Scope, Format), ApiError> {
-    let q: Query = serde_urlencoded::from_str(query)
-        .map_err(|e| ApiError::MalformedPayload(format!("the query string is malformed: {e}")))?;
-    let mut errors = Vec::new();
+    let q: Query = crate::body::query_str(query)?;
+    let mut errors = FieldErrors::default();
     let date = match q.date.as_deref().filter(|d| !d.is_empty()) {
-        None => Some(default_date()),
+        None => default_date(),
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .ok()
             .filter(|d| plausible(*d))
-            .or_else(|| {
-                errors.push(FieldError {
-                    field: "date".into(),
-                    message: "must be a date like 2026-11-20 (a Bogota business day)".into(),
-                });
-                None
+            .unwrap_or_else(|| {
+                errors.push(
+                    "date",
+                    "must be a date like 2026-11-20 (a Bogota business day)",
+                );
+                default_date()
             }),
     };
     let format = match q.format.as_deref().filter(|f| !f.is_empty()) {
-        None => Some(Format::Json),
-        Some(f) => f.parse().ok().or_else(|| {
-            errors.push(FieldError {
-                field: "format".into(),
-                message: "must be csv, json or html".into(),
-            });
-            None
+        None => Format::Json,
+        Some(f) => f.parse().unwrap_or_else(|_| {
+            errors.push("format", "must be csv, json or html");
+            Format::Json
         }),
     };
-    let provider = match q.provider.as_deref().filter(|p| !p.is_empty()) {
-        None => Some(None),
-        Some(p) => match p.parse::<Provider>() {
-            Ok(p) => Some(Some(p)),
-            Err(_) => {
-                errors.push(FieldError {
-                    field: "provider".into(),
-                    message: Provider::expected(),
-                });
-                None
-            }
-        },
-    };
-    match (date, format, provider) {
-        (Some(date), Some(format), Some(provider)) if errors.is_empty() => {
-            Ok((Scope { date, provider }, format))
-        }
-        _ => Err(ApiError::Validation(errors)),
-    }
+    let provider = ProviderParam::parse(q.provider.as_deref(), &mut errors);
+    errors.finish((Scope { date, provider }, format))
 }
 
 async fn reconciliation(

@@ -3,13 +3,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use shared::db::orders::{Cursor, ListFilter};
-use shared::domain::{OrderState, Provider};
+use shared::domain::OrderState;
 use shared::time::day_bounds;
 
-use crate::error::{ApiError, FieldError};
-
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 200;
+use crate::error::ApiError;
+use crate::extract::{FieldErrors, ProviderParam, RawPage};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawListQuery {
@@ -17,10 +15,9 @@ pub struct RawListQuery {
     provider: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: RawPage,
 }
-
 pub struct ListQuery {
     pub filter: ListFilter,
     pub cursor: Option<Cursor>,
@@ -41,72 +38,41 @@ fn instant(raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, &'static str> {
 
 impl RawListQuery {
     pub fn parse(self) -> Result<ListQuery, ApiError> {
-        let mut errors = Vec::new();
-        let mut fail = |field: &str, message: &str| {
-            errors.push(FieldError {
-                field: field.to_owned(),
-                message: message.to_owned(),
-            })
-        };
+        let mut errors = FieldErrors::default();
         let mut filter = ListFilter::default();
         if let Some(s) = self.state.filter(|s| !s.is_empty()) {
             match s.parse::<OrderState>() {
                 Ok(v) => filter.state = Some(v),
-                Err(_) => fail(
+                Err(_) => errors.push(
                     "state",
                     "must be one of pending, processing, paid, failed, expired, needs_review",
                 ),
             }
         }
-        if let Some(p) = self.provider.filter(|s| !s.is_empty()) {
-            match p.parse::<Provider>() {
-                Ok(v) => filter.provider = Some(v),
-                Err(_) => fail("provider", &Provider::expected()),
-            }
-        }
+        filter.provider = ProviderParam::parse(self.provider.as_deref(), &mut errors);
         if let Some(f) = self.from.filter(|s| !s.is_empty()) {
             match instant(&f, false) {
                 Ok(v) => filter.from = Some(v),
-                Err(m) => fail("from", m),
+                Err(m) => errors.push("from", m),
             }
         }
         if let Some(t) = self.to.filter(|s| !s.is_empty()) {
             match instant(&t, true) {
                 Ok(v) => filter.to = Some(v),
-                Err(m) => fail("to", m),
+                Err(m) => errors.push("to", m),
             }
         }
-        let mut limit = DEFAULT_LIMIT;
-        if let Some(l) = self.limit.filter(|s| !s.is_empty()) {
-            match l.parse::<i64>() {
-                Ok(v) if (1..=MAX_LIMIT).contains(&v) => limit = v,
-                _ => fail("limit", "must be a whole number from 1 to 200"),
-            }
-        }
-        let mut cursor = None;
-        if let Some(c) = self.cursor.filter(|s| !s.is_empty()) {
-            match Cursor::decode(&c) {
-                Some(v) => cursor = Some(v),
-                None => fail(
-                    "cursor",
-                    "is not a cursor this API returned; use next_cursor from the previous page",
-                ),
-            }
-        }
+        let page = self.page.parse::<Cursor>(&mut errors);
         if let (Some(from), Some(to)) = (filter.from, filter.to)
             && from >= to
         {
-            fail("to", "must be after from");
+            errors.push("to", "must be after from");
         }
-        if errors.is_empty() {
-            Ok(ListQuery {
-                filter,
-                cursor,
-                limit,
-            })
-        } else {
-            Err(ApiError::Validation(errors))
-        }
+        errors.finish(ListQuery {
+            filter,
+            cursor: page.cursor,
+            limit: page.limit,
+        })
     }
 }
 
