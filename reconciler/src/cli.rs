@@ -222,6 +222,12 @@ async fn replay(rest: &[&str]) -> ExitCode {
         }
     };
     println!("queued again: {:?}", outcome.replayed);
+    if !outcome.coalesced.is_empty() {
+        println!(
+            "of which covered by a check already queued for their object: {:?}",
+            outcome.coalesced
+        );
+    }
     if !outcome.skipped.is_empty() {
         println!(
             "skipped (no such dead letter, or already replayed): {:?}",
