@@ -85,9 +85,9 @@ pub async fn publish_checks(items: &[(String, i64)]) -> Result<(), String> {
                 event_type: "collection_intent_credited".to_owned(),
                 cause: Cause::Webhook {
                     inbox_id: *inbox_id,
-                    // Mono keys are permanent: nothing to release before the check.
-                    releases_key: false,
                 },
+                // Published straight to the broker: no single-flight ticket.
+                ticket: None,
             };
             let body = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
             let mut headers = FieldTable::default();

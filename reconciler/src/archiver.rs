@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use shared::db::dead_letters::{self, NewDeadLetter};
 use shared::db::exceptions::{self, NewException};
 use shared::db::schema::orders;
-use shared::db::{DbError, inbox};
+use shared::db::{DbError, flights, inbox};
 use shared::domain::ExceptionKind;
 use shared::queue::message::CheckMessage;
 use tokio::sync::watch;
@@ -118,18 +118,24 @@ async fn archive_delivery(ctx: &Ctx, delivery: Delivery) {
 }
 
 /// Archives the letter and, the first time, opens the `provider_error`
-/// exception (on the order that expects the object, when there is one).
+/// exception (on the order that expects the object, when there is one). A
+/// check that died while it was its object's queued check (never picked:
+/// the provider disabled, RabbitMQ's delivery limit) gives its queued slot
+/// up, so the next webhook, sweep or replay for the object queues a check
+/// instead of coalescing into one that will never run.
 pub fn archive(
     conn: &mut PgConnection,
     letter: &NewDeadLetter,
     message: Option<&CheckMessage>,
 ) -> Result<Option<i64>, DbError> {
     conn.transaction(|conn| {
-        let Some(id) = dead_letters::archive(conn, letter)? else {
-            return Ok(None);
-        };
+        let archived = dead_letters::archive(conn, letter)?;
         let Some(message) = message else {
-            return Ok(Some(id));
+            return Ok(archived);
+        };
+        let Some(id) = archived else {
+            release(conn, message)?;
+            return Ok(None);
         };
         let target = &message.target;
         let order_id: Option<uuid::Uuid> = orders::table
@@ -167,6 +173,15 @@ pub fn archive(
         if let Some(inbox_id) = message.cause.inbox_id() {
             inbox::mark_processed(conn, inbox_id, "dead_lettered", None)?;
         }
+        release(conn, message)?;
         Ok(Some(id))
     })
+}
+
+/// Last in the transaction: flight rows are locked after order and inbox rows.
+fn release(conn: &mut PgConnection, message: &CheckMessage) -> Result<(), DbError> {
+    if let Some(ticket) = message.ticket {
+        flights::release_queued(conn, &message.target, ticket)?;
+    }
+    Ok(())
 }

@@ -235,6 +235,12 @@ async fn replay(all: bool, ids: Vec<i64>) -> ExitCode {
         }
     };
     println!("queued again: {:?}", outcome.replayed);
+    if !outcome.coalesced.is_empty() {
+        println!(
+            "of which covered by a check already queued for their object: {:?}",
+            outcome.coalesced
+        );
+    }
     if !outcome.skipped.is_empty() {
         println!(
             "skipped (no such dead letter, or already replayed): {:?}",

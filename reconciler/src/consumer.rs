@@ -155,19 +155,12 @@ async fn handle_delivery(ctx: &Ctx, publisher: &Channel, delivery: Delivery) {
     let attempt = header_i64(&delivery.properties, ATTEMPT_HEADER)
         .unwrap_or(0)
         .max(0) as usize;
-    let (message, disposition) = handle::process(ctx, &delivery.data).await;
+    let (message, disposition) = handle::process_attempt(ctx, &delivery.data, attempt).await;
     let provider = message
         .as_ref()
         .map(|m| m.target.provider.as_str())
         .unwrap_or("unknown");
     let delays = ctx.broker.topology().retry_delays();
-    let disposition = match disposition {
-        Disposition::Retry { reason, .. } if attempt >= delays.len() => Disposition::Dead {
-            reason: "retries_exhausted",
-            error: format!("{reason}; gave up after {attempt} retries"),
-        },
-        other => other,
-    };
     let forwarded = match &disposition {
         Disposition::Done { outcome } => {
             ctx.metrics
@@ -176,12 +169,9 @@ async fn handle_delivery(ctx: &Ctx, publisher: &Channel, delivery: Delivery) {
                 .inc();
             Ok(())
         }
-        Disposition::Retry {
-            reason,
-            retry_after,
-        } => {
-            let index = retry_tier(delays, attempt, *retry_after);
-            tracing::warn!(provider, attempt = attempt + 1, delay_secs = delays[index].as_secs(), %reason, "provider check failed; will retry");
+        Disposition::Retry { reason, tier } => {
+            let index = (*tier).min(delays.len().saturating_sub(1));
+            tracing::warn!(provider, attempt = attempt + 1, delay_secs = delays.get(index).map(Duration::as_secs).unwrap_or(0), %reason, "provider check failed; will retry");
             ctx.metrics.retries.with_label_values(&[provider]).inc();
             ctx.metrics
                 .events_processed
@@ -189,6 +179,16 @@ async fn handle_delivery(ctx: &Ctx, publisher: &Channel, delivery: Delivery) {
                 .inc();
             let queue = ctx.broker.topology().retry_queue(index).unwrap_or_default();
             forward(publisher, &queue, &delivery, attempt + 1, None).await
+        }
+        Disposition::Deferred => {
+            // Same attempt count: waiting behind another process's check is not a failure.
+            tracing::debug!(provider, "object is being checked elsewhere; deferred");
+            ctx.metrics
+                .checks_deferred
+                .with_label_values(&[provider])
+                .inc();
+            let queue = ctx.broker.topology().retry_queue(0).unwrap_or_default();
+            forward(publisher, &queue, &delivery, attempt, None).await
         }
         Disposition::Dead { reason, error } => {
             tracing::error!(provider, reason, %error, "check dead-lettered");

@@ -1,27 +1,44 @@
-//! Processing one check message: ask the provider, apply what it says.
+//! Processing one check message: take the object's flight lease, ask the
+//! provider, apply what it says and end the flight in the same transaction.
+//! The single-flight rules are in `shared::db::flights`.
 
-use shared::db::{checks, inbox};
-use shared::providers::check::CheckError;
+use diesel::Connection as _;
+use shared::db::flights::{self, Finish, Finished, Picked};
+use shared::db::{DbError, checks, inbox};
+use shared::providers::check::{CheckError, RecordedCall};
 use shared::queue::message::CheckMessage;
 
 use crate::apply::{self, Applied};
+use crate::consumer::retry_tier;
 use crate::context::Ctx;
 
 /// What to do with the message after processing.
 #[derive(Debug)]
 pub enum Disposition {
-    /// Processed (changed something or not): ack.
+    /// Processed (changed something or not), or superseded: ack.
     Done { outcome: String },
-    /// Try again after a delay; `retry_after` is the provider's own hint.
-    Retry {
-        reason: String,
-        retry_after: Option<std::time::Duration>,
-    },
-    /// Never going to succeed: dead-letter it.
+    /// Try again from the delay queue `tier` (index into the retry delays).
+    Retry { reason: String, tier: usize },
+    /// Never going to succeed, or out of attempts: dead-letter it.
     Dead { reason: &'static str, error: String },
+    /// Another process is checking the object right now: put the message back
+    /// on the first delay queue without spending an attempt. The lease that
+    /// blocks it expires if its holder died, so it never waits forever.
+    Deferred,
 }
 
+/// Processes a first delivery (attempt 0).
 pub async fn process(ctx: &Ctx, body: &[u8]) -> (Option<CheckMessage>, Disposition) {
+    process_attempt(ctx, body, 0).await
+}
+
+/// Processes a delivery that has already been retried `attempt` times: once
+/// the retry delays are used up, a retryable failure is dead-lettered.
+pub async fn process_attempt(
+    ctx: &Ctx,
+    body: &[u8],
+    attempt: usize,
+) -> (Option<CheckMessage>, Disposition) {
     let message: CheckMessage = match serde_json::from_slice(body) {
         Ok(m) => m,
         Err(e) => {
@@ -34,18 +51,53 @@ pub async fn process(ctx: &Ctx, body: &[u8]) -> (Option<CheckMessage>, Dispositi
             );
         }
     };
-    let disposition = process_message(ctx, &message).await;
+    let disposition = process_message(ctx, &message, attempt).await;
     (Some(message), disposition)
 }
 
-fn retry_db(e: shared::db::DbError) -> Disposition {
-    Disposition::Retry {
-        reason: format!("database: {e}"),
-        retry_after: None,
+/// Where a retryable failure goes: a delay queue, or the dead letters once
+/// the attempts are used up.
+enum Next {
+    Retry {
+        tier: usize,
+        hold: std::time::Duration,
+    },
+    Exhausted,
+}
+
+fn next_step(ctx: &Ctx, attempt: usize, retry_after: Option<std::time::Duration>) -> Next {
+    let delays = ctx.broker.topology().retry_delays();
+    if attempt >= delays.len() {
+        return Next::Exhausted;
+    }
+    let tier = retry_tier(delays, attempt, retry_after);
+    Next::Retry {
+        tier,
+        hold: delays[tier] + flights::QUEUE_GRACE,
     }
 }
 
-async fn process_message(ctx: &Ctx, message: &CheckMessage) -> Disposition {
+fn disposition_for(next: Next, reason: String, attempt: usize) -> Disposition {
+    match next {
+        Next::Retry { tier, .. } => Disposition::Retry { reason, tier },
+        Next::Exhausted => Disposition::Dead {
+            reason: "retries_exhausted",
+            error: format!("{reason}; gave up after {attempt} retries"),
+        },
+    }
+}
+
+/// A database failure: retry like a provider failure. A lease already taken
+/// stays until it expires (the database is what failed to end it).
+fn retry_db(ctx: &Ctx, attempt: usize, e: DbError) -> Disposition {
+    disposition_for(
+        next_step(ctx, attempt, None),
+        format!("database: {e}"),
+        attempt,
+    )
+}
+
+async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> Disposition {
     let target = &message.target;
     let Some(connector) = ctx.connectors.get(target.provider) else {
         return Disposition::Dead {
@@ -54,14 +106,17 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage) -> Disposition {
         };
     };
     let picked_at = chrono::Utc::now();
-    if let Some(inbox_id) = message.cause.releases_key()
-        && let Err(e) = ctx
-            .db
-            .run(move |conn| inbox::mark_picked(conn, inbox_id))
-            .await
+    let lease = flights::lease_for(ctx.config.provider_timeout);
+    let (pick_target, ticket) = (target.clone(), message.ticket);
+    let token = match ctx
+        .db
+        .run(move |conn| flights::pick(conn, &pick_target, ticket, lease))
+        .await
     {
-        return retry_db(e);
-    }
+        Ok(Picked::Run { token }) => token,
+        Ok(Picked::Busy) => return Disposition::Deferred,
+        Err(e) => return retry_db(ctx, attempt, e),
+    };
 
     let mut calls = Vec::new();
     let result = connector.check(target, &mut calls).await;
@@ -76,55 +131,57 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage) -> Disposition {
             .observe(call.latency.as_secs_f64());
     }
     let inbox_id = message.cause.inbox_id();
-    // A report's calls are stored with its effect (in `apply`); the others now,
-    // linked to the order when the object is the one orders register.
-    if !matches!(result, Ok(Some(_))) {
-        let payment_id = (target.object_type == connector.payment_object_type())
-            .then(|| target.object_id.clone());
-        let calls = std::mem::take(&mut calls);
-        if let Err(e) = ctx
-            .db
-            .run(move |conn| {
-                let link = match &payment_id {
-                    Some(id) => checks::OrderLink::Find(id),
-                    None => checks::OrderLink::None,
-                };
-                checks::record(conn, &calls, link, inbox_id)
-            })
-            .await
-        {
-            return retry_db(e);
-        }
-    }
+    // The calls are stored with the check's effect, and the flight ends in
+    // the same transaction; a report's calls are stored by `apply`, the others
+    // here, linked to the order when the object is the one orders register.
+    let payment_id =
+        (target.object_type == connector.payment_object_type()).then(|| target.object_id.clone());
+    let record = move |conn: &mut diesel::PgConnection, calls: &[RecordedCall]| {
+        let link = match &payment_id {
+            Some(id) => checks::OrderLink::Find(id),
+            None => checks::OrderLink::None,
+        };
+        checks::record(conn, calls, link, inbox_id)
+    };
+    let target_owned = target.clone();
 
     match result {
         Ok(None) => {
-            let done = match inbox_id {
-                Some(id) => {
-                    ctx.db
-                        .run(move |conn| {
-                            inbox::mark_processed(conn, id, "not_a_payment", Some(picked_at))
-                        })
-                        .await
-                }
-                None => Ok(()),
-            };
+            let done = ctx
+                .db
+                .run(move |conn| {
+                    conn.transaction(|conn| {
+                        record(conn, &calls)?;
+                        if let Some(id) = inbox_id {
+                            inbox::mark_processed(conn, id, "not_a_payment", Some(picked_at))?;
+                        }
+                        flights::finish(conn, &target_owned, token, Finish::Released)
+                    })
+                })
+                .await;
             match done {
-                Ok(()) => Disposition::Done {
+                Ok(_) => Disposition::Done {
                     outcome: "not_a_payment".to_owned(),
                 },
-                Err(e) => retry_db(e),
+                Err(e) => retry_db(ctx, attempt, e),
             }
         }
         Ok(Some(report)) => {
             let cause = message.cause.clone();
             let expiry = ctx.config.order_expiry;
             let report_for_log = report.clone();
-            match ctx
+            let applied = ctx
                 .db
-                .run(move |conn| apply::apply(conn, &report, &cause, expiry, &calls, picked_at))
-                .await
-            {
+                .run(move |conn| {
+                    conn.transaction(|conn| {
+                        let applied =
+                            apply::apply(conn, &report, &cause, expiry, &calls, picked_at)?;
+                        flights::finish(conn, &target_owned, token, Finish::Released)?;
+                        Ok(applied)
+                    })
+                })
+                .await;
+            match applied {
                 Ok(Applied {
                     outcome,
                     message: announcement,
@@ -143,19 +200,64 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage) -> Disposition {
                     );
                     Disposition::Done { outcome }
                 }
-                Err(e) => retry_db(e),
+                Err(e) => retry_db(ctx, attempt, e),
             }
         }
         Err(CheckError::Retryable {
             reason,
             retry_after,
-        }) => Disposition::Retry {
-            reason,
-            retry_after,
-        },
-        Err(CheckError::Final { reason }) => Disposition::Dead {
-            reason: "final_error",
-            error: reason,
-        },
+        }) => {
+            let next = next_step(ctx, attempt, retry_after);
+            let how = match next {
+                Next::Retry { hold, .. } => Finish::Retry { ticket, hold },
+                Next::Exhausted => Finish::Released,
+            };
+            let finished = ctx
+                .db
+                .run(move |conn| {
+                    conn.transaction(|conn| {
+                        record(conn, &calls)?;
+                        flights::finish(conn, &target_owned, token, how)
+                    })
+                })
+                .await;
+            match finished {
+                Ok(Finished::RetrySuperseded { by }) => {
+                    tracing::info!(
+                        provider = %target.provider,
+                        %reason,
+                        queued_ticket = by,
+                        "provider check failed; a check queued since then retries it"
+                    );
+                    ctx.metrics
+                        .checks_coalesced
+                        .with_label_values(&[target.provider.as_str()])
+                        .inc();
+                    Disposition::Done {
+                        outcome: "superseded".to_owned(),
+                    }
+                }
+                Ok(_) => disposition_for(next, reason, attempt),
+                Err(e) => retry_db(ctx, attempt, e),
+            }
+        }
+        Err(CheckError::Final { reason }) => {
+            let finished = ctx
+                .db
+                .run(move |conn| {
+                    conn.transaction(|conn| {
+                        record(conn, &calls)?;
+                        flights::finish(conn, &target_owned, token, Finish::Released)
+                    })
+                })
+                .await;
+            match finished {
+                Ok(_) => Disposition::Dead {
+                    reason: "final_error",
+                    error: reason,
+                },
+                Err(e) => retry_db(ctx, attempt, e),
+            }
+        }
     }
 }

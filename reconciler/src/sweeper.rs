@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel::{Connection, PgConnection};
 use shared::db::DbError;
 use shared::db::exceptions::{self, NewException};
+use shared::db::flights::{self, Requested};
 use shared::db::outbox::{self, NewMessage, PendingMessage};
 use shared::db::schema::orders;
 use shared::domain::{ExceptionKind, OrderState, Provider};
@@ -84,13 +85,33 @@ async fn keep_leadership(ctx: &Ctx, held: Option<PgConnection>) -> Option<PgConn
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepSummary {
+    /// Re-check messages written.
     pub queued: usize,
+    /// Re-checks covered by a check already queued for the object (no message).
+    pub coalesced: usize,
     pub stale: usize,
     /// Rows looked at, including finished expired orders that needed no message.
     pub handled: usize,
 }
 
-/// One sweep: queues every due re-check (in batches) and nudges the relay.
+/// Flight rows idle this long are deleted (a later request starts a new one).
+const FLIGHT_IDLE: Duration = Duration::from_secs(24 * 3600);
+
+/// Deletes a bounded number of idle flight rows; failures only wait for the next sweep.
+async fn prune(ctx: &Ctx) {
+    match ctx
+        .db
+        .run(|conn| flights::prune_idle(conn, FLIGHT_IDLE, 5_000))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(pruned = n, "idle check flights deleted"),
+        Err(e) => tracing::warn!(error = %e, "could not prune idle check flights"),
+    }
+}
+
+/// One sweep: asks for every due re-check (in batches, through the
+/// single-flight gate) and nudges the relay.
 pub async fn sweep(ctx: &Ctx) -> Result<SweepSummary, DbError> {
     let enabled: Vec<(Provider, &'static str)> = ctx
         .connectors
@@ -106,15 +127,23 @@ pub async fn sweep(ctx: &Ctx) -> Result<SweepSummary, DbError> {
     let mut total = SweepSummary::default();
     loop {
         let (enabled, offsets) = (enabled.clone(), offsets.clone());
-        let (batch, messages) = ctx
+        let (batch, messages, coalesced) = ctx
             .db
             .run(move |conn| sweep_batch(conn, &enabled, &offsets, grace, Utc::now()))
             .await?;
         total.queued += batch.queued;
+        total.coalesced += batch.coalesced;
         total.stale += batch.stale;
         total.handled += batch.handled;
         ctx.relay.publish_now(messages);
+        for (provider, n) in coalesced {
+            ctx.metrics
+                .checks_coalesced
+                .with_label_values(&[provider.as_str()])
+                .inc_by(n);
+        }
         if batch.handled < BATCH as usize {
+            prune(ctx).await;
             return Ok(total);
         }
     }
@@ -136,13 +165,16 @@ struct Due {
     created_at: DateTime<Utc>,
 }
 
+/// Re-checks coalesced per provider in one batch, for `checks_coalesced_total`.
+type Coalesced = Vec<(Provider, u64)>;
+
 fn sweep_batch(
     conn: &mut PgConnection,
     enabled: &[(Provider, &'static str)],
     offsets: &[Duration],
     grace: Duration,
     now: DateTime<Utc>,
-) -> Result<(SweepSummary, Vec<PendingMessage>), DbError> {
+) -> Result<(SweepSummary, Vec<PendingMessage>, Coalesced), DbError> {
     let names: Vec<&str> = enabled.iter().map(|(p, _)| p.as_str()).collect();
     conn.transaction(|conn| {
         let due: Vec<Due> = diesel::sql_query(
@@ -159,7 +191,9 @@ fn sweep_batch(
         let mut messages = Vec::new();
         let at = |d: &Due, offset: Duration| d.created_at + chrono::Duration::from_std(offset).unwrap_or_default();
         summary.handled = due.len();
-        for order in due {
+        // The re-checks due now, asked for in one request (flight rows locked in key order).
+        let mut rechecks: Vec<(&Due, usize, CheckTarget)> = Vec::new();
+        for order in &due {
             let Ok(provider) = order.provider.parse::<Provider>() else { continue };
             let n = usize::try_from(order.check_count).unwrap_or(0);
             if n < offsets.len() {
@@ -168,35 +202,15 @@ fn sweep_batch(
                     .find(|(p, _)| *p == provider)
                     .map(|(_, t)| *t)
                     .unwrap_or("payment");
-                let message = CheckMessage {
-                    target: CheckTarget {
+                rechecks.push((
+                    order,
+                    n,
+                    CheckTarget {
                         provider,
                         object_type: object_type.to_owned(),
                         object_id: order.provider_payment_id.clone(),
                     },
-                    event_type: "sweep".to_owned(),
-                    cause: Cause::Sweep { order_id: order.id },
-                };
-                let pending = outbox::insert(
-                    conn,
-                    &NewMessage {
-                        exchange: Exchange::Events,
-                        routing_key: format!("{provider}.sweep"),
-                        message_id: format!("sweep-{}-{n}", order.id),
-                        payload: serde_json::to_value(&message).map_err(|e| DbError::Task(e.to_string()))?,
-                        inbox_id: None,
-                    },
-                )?;
-                messages.extend(pending);
-                // After the last check, one more wake-up (a grace period later) to judge it.
-                let next = offsets
-                    .get(n + 1)
-                    .map(|o| at(&order, *o))
-                    .unwrap_or_else(|| at(&order, offsets[offsets.len() - 1] + grace));
-                diesel::update(orders::table.find(order.id))
-                    .set((orders::check_count.eq(order.check_count + 1), orders::next_check_at.eq(next)))
-                    .execute(conn)?;
-                summary.queued += 1;
+                ));
             } else {
                 // The schedule is over. An order still waiting for a final status
                 // needs a person; an expired one simply stays expired.
@@ -229,7 +243,51 @@ fn sweep_batch(
                     .execute(conn)?;
             }
         }
-        Ok((summary, messages))
+        let targets: Vec<&CheckTarget> = rechecks.iter().map(|(_, _, t)| t).collect();
+        let answers = flights::request(conn, &targets)?;
+        let mut coalesced: Vec<(Provider, u64)> = Vec::new();
+        for ((order, n, target), answer) in rechecks.iter().zip(answers) {
+            let provider = target.provider;
+            match answer {
+                Requested::Queue { ticket } => {
+                    let message = CheckMessage {
+                        target: target.clone(),
+                        event_type: "sweep".to_owned(),
+                        cause: Cause::Sweep { order_id: order.id },
+                        ticket: Some(ticket),
+                    };
+                    let pending = outbox::insert(
+                        conn,
+                        &NewMessage {
+                            exchange: Exchange::Events,
+                            routing_key: format!("{provider}.sweep"),
+                            message_id: format!("sweep-{}-{n}", order.id),
+                            payload: serde_json::to_value(&message).map_err(|e| DbError::Task(e.to_string()))?,
+                            inbox_id: None,
+                        },
+                    )?;
+                    messages.extend(pending);
+                    summary.queued += 1;
+                }
+                Requested::Coalesced { .. } => {
+                    match coalesced.iter_mut().find(|(p, _)| *p == provider) {
+                        Some((_, count)) => *count += 1,
+                        None => coalesced.push((provider, 1)),
+                    }
+                    summary.coalesced += 1;
+                }
+            }
+            // The schedule moves on either way: the queued check covers this one.
+            // After the last check, one more wake-up (a grace period later) to judge it.
+            let next = offsets
+                .get(n + 1)
+                .map(|o| at(order, *o))
+                .unwrap_or_else(|| at(order, offsets[offsets.len() - 1] + grace));
+            diesel::update(orders::table.find(order.id))
+                .set((orders::check_count.eq(order.check_count + 1), orders::next_check_at.eq(next)))
+                .execute(conn)?;
+        }
+        Ok((summary, messages, coalesced))
     })
 }
 

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub retries: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub orders_by_state: IntGaugeVec,
+    pub checks_coalesced: IntCounterVec,
+    pub checks_deferred: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -142,6 +144,18 @@ impl Metrics {
                 "orders",
                 "Orders by state (refreshed when scraped)",
                 &["state"],
+            ),
+            checks_coalesced: counter(
+                &r,
+                "checks_coalesced_total",
+                "Check requests (webhooks, sweeps, replays, superseded retries) answered by a check already queued for the same provider object",
+                &["provider"],
+            ),
+            checks_deferred: counter(
+                &r,
+                "checks_deferred_total",
+                "Checks put back on a delay queue because another process was checking the same object",
+                &["provider"],
             ),
             registry: r,
         }

@@ -151,45 +151,223 @@ fn order_history_is_append_only() {
     assert_eq!(n, 1);
 }
 
+fn target(provider: Provider, id: &str) -> shared::providers::webhook::CheckTarget {
+    shared::providers::webhook::CheckTarget {
+        provider,
+        object_type: "charge".to_owned(),
+        object_id: id.to_owned(),
+    }
+}
+
 #[test]
-fn a_delivery_racing_the_release_of_its_waiting_key_is_stored_as_new() {
-    use shared::db::inbox::{Delivery, Stored, failpoint, mark_picked, store};
-    use shared::providers::tpaga::webhook::parse;
-    use std::sync::atomic::{AtomicBool, Ordering};
+fn the_flight_gate_queues_one_check_per_object_and_coalesces_the_rest() {
+    use shared::db::flights::{Picked, Requested, pick, request};
+    use std::time::Duration;
     let db = TestDb::create();
+    let mut conn = db.connect();
+    let (a, b) = (
+        target(Provider::Tpaga, "pse-a"),
+        target(Provider::Tpaga, "pse-b"),
+    );
+    let answers = request(&mut conn, &[&b, &a, &a]).unwrap();
+    let Requested::Queue { ticket: tb } = answers[0] else {
+        panic!("{answers:?}")
+    };
+    let Requested::Queue { ticket: ta } = answers[1] else {
+        panic!("{answers:?}")
+    };
+    assert_ne!(ta, tb);
+    assert_eq!(
+        answers[2],
+        Requested::Coalesced { ticket: ta },
+        "a repeat in one batch"
+    );
+    assert_eq!(
+        request(&mut conn, &[&a]).unwrap(),
+        vec![Requested::Coalesced { ticket: ta }]
+    );
+
+    // Picking the queued check frees the slot: a request during the call queues one more.
+    let lease = Duration::from_secs(60);
+    let Picked::Run { token } = pick(&mut conn, &a, Some(ta), lease).unwrap() else {
+        panic!("free")
+    };
+    let [Requested::Queue { ticket: ta2 }] = request(&mut conn, &[&a]).unwrap()[..] else {
+        panic!("queues again")
+    };
+    assert!(ta2 > ta);
+    assert_eq!(
+        request(&mut conn, &[&a]).unwrap(),
+        vec![Requested::Coalesced { ticket: ta2 }]
+    );
+    // Another process picking the one behind finds the lease: busy, nothing changes.
+    let mut other = db.connect();
+    assert_eq!(
+        pick(&mut other, &a, Some(ta2), lease).unwrap(),
+        Picked::Busy
+    );
+    assert_eq!(
+        request(&mut other, &[&a]).unwrap(),
+        vec![Requested::Coalesced { ticket: ta2 }]
+    );
+    // Once the first finishes, the queued one runs.
+    shared::db::flights::finish(&mut conn, &a, token, shared::db::flights::Finish::Released)
+        .unwrap();
+    assert!(matches!(
+        pick(&mut other, &a, Some(ta2), lease).unwrap(),
+        Picked::Run { .. }
+    ));
+    let (requests, coalesced, checks) = flight_counts(&mut conn, "pse-a");
+    assert_eq!((requests, coalesced, checks), (6, 4, 1));
+}
+
+fn flight_counts(conn: &mut PgConnection, id: &str) -> (i64, i64, i64) {
+    use shared::db::schema::check_flights as f;
+    f::table
+        .filter(f::object_id.eq(id))
+        .select((f::requests, f::coalesced, f::checks))
+        .first(conn)
+        .unwrap()
+}
+
+#[test]
+fn a_retry_holds_the_queued_slot_unless_a_newer_check_was_queued() {
+    use shared::db::flights::{Finish, Finished, Picked, Requested, finish, pick, request};
+    use std::time::Duration;
+    let db = TestDb::create();
+    let mut conn = db.connect();
+    let a = target(Provider::Mono, "cint_a");
+    let lease = Duration::from_secs(60);
+    let hold = Duration::from_secs(300);
+    let [Requested::Queue { ticket }] = request(&mut conn, &[&a]).unwrap()[..] else {
+        panic!()
+    };
+    let Picked::Run { token } = pick(&mut conn, &a, Some(ticket), lease).unwrap() else {
+        panic!()
+    };
+    let retry = Finish::Retry {
+        ticket: Some(ticket),
+        hold,
+    };
+    assert_eq!(
+        finish(&mut conn, &a, token, retry).unwrap(),
+        Finished::RetryQueued
+    );
+    // The retry message is the queued check: requests coalesce into it.
+    assert_eq!(
+        request(&mut conn, &[&a]).unwrap(),
+        vec![Requested::Coalesced { ticket }]
+    );
+    let Picked::Run { token } = pick(&mut conn, &a, Some(ticket), lease).unwrap() else {
+        panic!()
+    };
+    let [Requested::Queue { ticket: newer }] = request(&mut conn, &[&a]).unwrap()[..] else {
+        panic!()
+    };
+    assert_eq!(
+        finish(&mut conn, &a, token, retry).unwrap(),
+        Finished::RetrySuperseded { by: newer },
+        "the check queued during the call re-queries anyway"
+    );
+    assert_eq!(
+        request(&mut conn, &[&a]).unwrap(),
+        vec![Requested::Coalesced { ticket: newer }]
+    );
+}
+
+#[test]
+fn lost_checks_and_dead_leases_stop_blocking_the_object() {
+    use shared::db::flights::{Finish, Picked, Requested, finish, pick, release_queued, request};
+    use std::time::Duration;
+    let db = TestDb::create();
+    let mut conn = db.connect();
+    let a = target(Provider::Belvo, "pi-a");
+    let lease = Duration::from_secs(60);
+    let [Requested::Queue { ticket: lost }] = request(&mut conn, &[&a]).unwrap()[..] else {
+        panic!()
+    };
+    // Its message vanished: past its grace the slot is free again.
+    diesel::sql_query("UPDATE check_flights SET queued_until = now() - interval '1 second'")
+        .execute(&mut conn)
+        .unwrap();
+    let [Requested::Queue { ticket: dead }] = request(&mut conn, &[&a]).unwrap()[..] else {
+        panic!("queues again")
+    };
+    // Dead-lettered before it was picked: the archiver frees the slot, but only its own.
+    assert!(!release_queued(&mut conn, &a, lost).unwrap());
+    assert_eq!(
+        request(&mut conn, &[&a]).unwrap(),
+        vec![Requested::Coalesced { ticket: dead }]
+    );
+    assert!(release_queued(&mut conn, &a, dead).unwrap());
+    assert!(matches!(
+        request(&mut conn, &[&a]).unwrap()[..],
+        [Requested::Queue { .. }]
+    ));
+
+    // A crashed process's lease ends by itself; its late finish leaves the new owner's lease alone.
+    let Picked::Run { token: crashed } = pick(&mut conn, &a, None, lease).unwrap() else {
+        panic!()
+    };
+    assert_eq!(pick(&mut conn, &a, None, lease).unwrap(), Picked::Busy);
+    diesel::sql_query("UPDATE check_flights SET running_until = now() - interval '1 second'")
+        .execute(&mut conn)
+        .unwrap();
+    let Picked::Run { .. } = pick(&mut conn, &a, None, lease).unwrap() else {
+        panic!("taken over")
+    };
+    finish(&mut conn, &a, crashed, Finish::Released).unwrap();
+    assert_eq!(
+        pick(&mut conn, &a, None, lease).unwrap(),
+        Picked::Busy,
+        "still leased"
+    );
+}
+
+#[test]
+fn tpaga_deliveries_are_each_stored_and_coalesce_into_the_queued_check() {
+    use shared::db::inbox::{Delivery, Stored, store, store_batch};
+    use shared::providers::tpaga::webhook::parse;
+    let db = TestDb::create();
+    let mut conn = db.connect();
     let delivery = Delivery {
         provider: Provider::Tpaga,
-        event: parse(br#"{"charge_token": "pse-race-only-this-test"}"#).unwrap(),
-        body: b"{}".to_vec(),
+        event: parse(br#"{"charge_token": "pse-flood"}"#).unwrap(),
+        body: br#"{"charge_token": "pse-flood"}"#.to_vec(),
         headers: serde_json::json!({}),
         auth_result: "test".into(),
     };
-    let mut conn = db.connect();
-    let Stored::New { inbox_id, .. } = store(&mut conn, &delivery).unwrap().stored else {
-        panic!("first is new")
+    let first = store(&mut conn, &delivery).unwrap();
+    assert!(matches!(first.stored, Stored::New { queued: true, .. }));
+    assert!(first.message.is_some() && !first.coalesced);
+    let ticket = first.message.unwrap().payload["ticket"].as_i64().unwrap();
+    let second = store(&mut conn, &delivery).unwrap();
+    let Stored::New {
+        inbox_id,
+        queued: true,
+    } = second.stored
+    else {
+        panic!("{second:?}")
     };
-
-    // A second delivery finds the key taken; right then, the reconciler picks
-    // the waiting check up and releases the key (on its own connection).
-    let url = db.url.clone();
-    let fired = std::sync::Arc::new(AtomicBool::new(false));
-    let fired_in_hook = fired.clone();
-    *failpoint::AFTER_CONFLICT.lock().unwrap() = Some(Box::new(move |key: &str| {
-        if key == "waiting:pse-race-only-this-test" && !fired_in_hook.swap(true, Ordering::SeqCst) {
-            let mut reconciler = diesel::PgConnection::establish(&url).unwrap();
-            mark_picked(&mut reconciler, inbox_id).unwrap();
-        }
-    }));
-    let second = store(&mut conn, &delivery).map(|saved| saved.stored);
-    *failpoint::AFTER_CONFLICT.lock().unwrap() = None;
-    assert!(fired.load(Ordering::SeqCst), "the race was staged");
-    match second {
-        Ok(Stored::New {
-            inbox_id: second_id,
-            queued: true,
-        }) => assert_ne!(second_id, inbox_id),
-        other => panic!("the racing delivery must queue a new check, got {other:?}"),
-    }
+    assert!(second.message.is_none() && second.coalesced);
+    let batch: Vec<Delivery> = (0..5).map(|_| delivery.clone()).collect();
+    let saved = store_batch(&mut conn, &batch).unwrap();
+    assert!(
+        saved
+            .iter()
+            .all(|s| matches!(s, Ok(s) if s.coalesced && s.message.is_none()))
+    );
+    let (rows, messages): (i64, i64) = (
+        webhook_events::table.count().get_result(&mut conn).unwrap(),
+        outbox::table.count().get_result(&mut conn).unwrap(),
+    );
+    assert_eq!((rows, messages), (7, 1), "every delivery stored, one check");
+    let outcome: Option<String> = webhook_events::table
+        .find(inbox_id)
+        .select(webhook_events::outcome)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(outcome, Some(format!("coalesced:{ticket}")));
 }
 
 #[test]

@@ -89,6 +89,7 @@ async fn write_loop(shared: Arc<Shared>) {
         shared.metrics.ingress_batch.observe(jobs.len() as f64);
         let (deliveries, replies): (Vec<Delivery>, Vec<_>) =
             jobs.into_iter().map(|j| (j.delivery, j.reply)).unzip();
+        let providers: Vec<_> = deliveries.iter().map(|d| d.provider).collect();
         let results = shared
             .db
             .run(move |conn| inbox::store_batch(conn, &deliveries))
@@ -97,8 +98,15 @@ async fn write_loop(shared: Arc<Shared>) {
             Ok(results) => {
                 // The check messages committed with the batch go out now, in one publish.
                 let mut messages = Vec::new();
-                for (reply, result) in replies.into_iter().zip(results) {
+                for ((reply, provider), result) in replies.into_iter().zip(providers).zip(results) {
                     let _ = reply.send(result.map(|saved| {
+                        if saved.coalesced {
+                            shared
+                                .metrics
+                                .checks_coalesced
+                                .with_label_values(&[provider.as_str()])
+                                .inc();
+                        }
                         messages.extend(saved.message);
                         saved.stored
                     }));

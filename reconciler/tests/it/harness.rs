@@ -326,6 +326,7 @@ pub fn check_message(provider: &str, object_type: &str, object_id: &str) -> Chec
         cause: Cause::Sweep {
             order_id: uuid::Uuid::nil(),
         },
+        ticket: None,
     }
 }
 

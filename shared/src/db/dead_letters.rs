@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::DbError;
+use super::flights::{self, Requested};
 use super::outbox::{self, NewMessage};
 use super::schema::dead_letters as dl;
 use crate::queue::message::{Cause, CheckMessage, Exchange};
@@ -92,8 +93,14 @@ pub struct ReplayOutcome {
     /// The messages written, to publish after the commit.
     #[serde(skip)]
     pub messages: Vec<super::outbox::PendingMessage>,
-    /// Dead letters queued again (as new outbox messages).
+    /// Dead letters queued again: as new outbox messages, or (also listed in
+    /// `coalesced`) covered by a check already queued for their object.
     pub replayed: Vec<i64>,
+    /// Replayed dead letters whose object already had a check queued: that
+    /// check re-queries the provider, so no message of their own. Left out
+    /// of the JSON when empty (the usual case).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coalesced: Vec<i64>,
     /// Ids that do not exist or are already replayed.
     pub skipped: Vec<i64>,
     /// Dead letters whose body is not a check message (poison): they cannot be replayed.
@@ -110,9 +117,11 @@ pub enum Selection<'a> {
     AllPending,
 }
 
-/// Queues the selected dead letters again through the outbox (the relay
-/// publishes them) and marks them replayed, in one transaction. Each replay is
-/// a new message id, so a replay that dies again is archived again.
+/// Queues the selected dead letters again and marks them replayed, in one
+/// transaction. Each asks for its check through the single-flight gate like
+/// any other request: a new outbox message (the relay publishes it) unless a
+/// check is already queued for the object, which then covers it. Each replay
+/// is a new message id, so a replay that dies again is archived again.
 pub fn replay(conn: &mut PgConnection, selection: Selection<'_>) -> Result<ReplayOutcome, DbError> {
     conn.transaction(|conn| {
         let pending = dl::table
@@ -130,30 +139,43 @@ pub fn replay(conn: &mut PgConnection, selection: Selection<'_>) -> Result<Repla
             Selection::AllPending => (Vec::new(), pending.for_update().load(conn)?),
         };
         let mut out = ReplayOutcome::default();
-        for (id, message_id, routing_key, body) in &rows {
-            let Ok(mut message) = serde_json::from_slice::<CheckMessage>(body) else {
-                out.unreplayable.push(*id);
-                continue;
-            };
-            message.cause = Cause::Replay {
-                dead_letter_id: *id,
-            };
-            let routing_key = routing_key
-                .clone()
-                .unwrap_or_else(|| format!("{}.replay", message.target.provider.as_str()));
-            let base = message_id.split("-replay-").next().unwrap_or(message_id);
-            let pending = outbox::insert(
-                conn,
-                &NewMessage {
-                    exchange: Exchange::Events,
-                    routing_key,
-                    message_id: format!("{base}-replay-{id}"),
-                    payload: serde_json::to_value(&message)
-                        .map_err(|e| DbError::Task(e.to_string()))?,
-                    inbox_id: None,
-                },
-            )?;
-            out.messages.extend(pending);
+        let mut letters: Vec<(&StoredLetter, CheckMessage)> = Vec::new();
+        for row in &rows {
+            match serde_json::from_slice::<CheckMessage>(&row.3) {
+                Ok(message) => letters.push((row, message)),
+                Err(_) => out.unreplayable.push(row.0),
+            }
+        }
+        // One request for the lot: the flight rows are locked in key order.
+        let targets: Vec<_> = letters.iter().map(|(_, m)| &m.target).collect();
+        let answers = flights::request(conn, &targets)?;
+        for ((row, mut message), answer) in letters.into_iter().zip(answers) {
+            let (id, message_id, routing_key, _) = row;
+            match answer {
+                Requested::Queue { ticket } => {
+                    message.cause = Cause::Replay {
+                        dead_letter_id: *id,
+                    };
+                    message.ticket = Some(ticket);
+                    let routing_key = routing_key
+                        .clone()
+                        .unwrap_or_else(|| format!("{}.replay", message.target.provider.as_str()));
+                    let base = message_id.split("-replay-").next().unwrap_or(message_id);
+                    let pending = outbox::insert(
+                        conn,
+                        &NewMessage {
+                            exchange: Exchange::Events,
+                            routing_key,
+                            message_id: format!("{base}-replay-{id}"),
+                            payload: serde_json::to_value(&message)
+                                .map_err(|e| DbError::Task(e.to_string()))?,
+                            inbox_id: None,
+                        },
+                    )?;
+                    out.messages.extend(pending);
+                }
+                Requested::Coalesced { .. } => out.coalesced.push(*id),
+            }
             diesel::update(dl::table.find(*id))
                 .set((
                     dl::replayed_at.eq(diesel::dsl::now),

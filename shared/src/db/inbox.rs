@@ -1,11 +1,13 @@
-//! The webhook inbox: every accepted delivery, stored with its outbox message
-//! in one transaction.
+//! The webhook inbox: every accepted delivery, stored with its check request
+//! (the single-flight gate, `db::flights`) and, when that queues a check, its
+//! outbox message, in one transaction.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use super::DbError;
 use super::schema::webhook_events;
+use crate::db::flights::{self, Requested};
 use crate::db::outbox::{self, NewMessage, PendingMessage};
 use crate::domain::Provider;
 use crate::providers::webhook::{Dedup, InboundEvent};
@@ -26,14 +28,64 @@ pub struct Delivery {
 pub struct Saved {
     pub stored: Stored,
     pub message: Option<PendingMessage>,
+    /// The event's check coalesced into one already queued for its object
+    /// (no message of its own; `checks_coalesced_total`).
+    pub coalesced: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
-    /// A new event; `queued` when a check message was written to the outbox.
+    /// A new event; `queued` when a check covering it is queued: its own
+    /// message, or the one already waiting for the object (`Saved::coalesced`).
     New { inbox_id: i64, queued: bool },
-    /// Seen before (or coalesced into a waiting check): nothing added.
+    /// Seen before: nothing added but the delivery count.
     Duplicate { inbox_id: i64 },
+}
+
+/// The key the row is stored under: the event's own, or for events nothing
+/// identifies ([`Dedup::PerDelivery`]) one unique to this delivery.
+fn stored_key(d: &Delivery) -> String {
+    match d.event.dedup {
+        Dedup::Permanent => d.event.dedup_key.clone(),
+        Dedup::PerDelivery => format!("{}:{}", d.event.dedup_key, uuid::Uuid::new_v4().simple()),
+    }
+}
+
+/// The outbox message of a check queued for a new inbox row.
+fn check_message(d: &Delivery, inbox_id: i64, ticket: i64) -> Result<Option<NewMessage>, DbError> {
+    let Some(target) = &d.event.check else {
+        return Ok(None);
+    };
+    let message = CheckMessage {
+        target: target.clone(),
+        event_type: d.event.event_type.clone(),
+        cause: Cause::Webhook { inbox_id },
+        ticket: Some(ticket),
+    };
+    Ok(Some(NewMessage {
+        exchange: Exchange::Events,
+        routing_key: format!("{}.{}", d.provider.as_str(), d.event.routing_suffix),
+        message_id: format!("inbox-{inbox_id}"),
+        payload: serde_json::to_value(&message).map_err(|e| DbError::Task(e.to_string()))?,
+        inbox_id: Some(inbox_id),
+    }))
+}
+
+/// Records on the inbox rows which queued check answers them (`coalesced:<ticket>`):
+/// they get no message of their own, and nothing else will process them.
+fn mark_coalesced(conn: &mut PgConnection, rows: &[(i64, i64)]) -> Result<(), DbError> {
+    use diesel::sql_types::Array;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE webhook_events w SET outcome = 'coalesced:' || r.ticket, processed_at = now() \
+         FROM unnest($1::bigint[], $2::bigint[]) AS r(id, ticket) WHERE w.id = r.id",
+    )
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+    .execute(conn)?;
+    Ok(())
 }
 
 #[derive(Insertable)]
@@ -56,12 +108,12 @@ pub fn store(conn: &mut PgConnection, d: &Delivery) -> Result<Saved, DbError> {
 }
 
 /// Stores several deliveries in **one** transaction (group commit: one WAL
-/// flush for the lot). The common case is three statements for the whole
-/// batch ([`store_bulk`]); if anything in it fails, the batch is redone one
-/// row at a time, each under its own savepoint, so one bad row fails alone.
-/// Rows are written in dedup-key order, so two batches holding the same key
-/// wait for each other instead of deadlocking. The outer `Err` means nothing
-/// was committed.
+/// flush for the lot). The common case is a handful of statements for the
+/// whole batch ([`store_bulk`]); if anything in it fails, the batch is redone
+/// one row at a time, each under its own savepoint, so one bad row fails
+/// alone. Rows are written in dedup-key order, so two batches holding the same
+/// key wait for each other instead of deadlocking. The outer `Err` means
+/// nothing was committed.
 pub fn store_batch(
     conn: &mut PgConnection,
     batch: &[Delivery],
@@ -74,11 +126,12 @@ pub fn store_batch(
         Err(e) if e.is_unavailable() => return Err(e),
         Err(e) => tracing::debug!(error = %e, "bulk insert failed; storing the batch row by row"),
     }
-    let order = key_order(batch);
+    let keys: Vec<String> = batch.iter().map(stored_key).collect();
+    let order = key_order(batch, &keys);
     let mut results: Vec<Option<Result<Saved, DbError>>> = (0..batch.len()).map(|_| None).collect();
     conn.transaction(|conn| {
         for &i in &order {
-            results[i] = Some(conn.transaction(|conn| store_in_tx(conn, &batch[i])));
+            results[i] = Some(conn.transaction(|conn| store_keyed(conn, &batch[i], &keys[i])));
         }
         Ok::<_, DbError>(())
     })?;
@@ -88,12 +141,9 @@ pub fn store_batch(
         .collect())
 }
 
-fn key_order(batch: &[Delivery]) -> Vec<usize> {
+fn key_order(batch: &[Delivery], keys: &[String]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..batch.len()).collect();
-    order.sort_by(|&a, &b| {
-        (batch[a].provider, &batch[a].event.dedup_key)
-            .cmp(&(batch[b].provider, &batch[b].event.dedup_key))
-    });
+    order.sort_by(|&a, &b| (batch[a].provider, &keys[a]).cmp(&(batch[b].provider, &keys[b])));
     order
 }
 
@@ -107,32 +157,37 @@ struct KeyedId {
     dedup_key: String,
 }
 
-/// The whole batch in three statements: a multi-row insert of the inbox rows
-/// (duplicates skipped by `ON CONFLICT DO NOTHING`, also within the batch), one
-/// update counting the duplicate deliveries, one multi-row insert of the check
-/// messages. `unnest` keeps the SQL text the same whatever the batch size, so
-/// each statement is prepared once per connection. Any surprise (such as a
-/// waiting key released mid-batch) is an `Err`, and the caller redoes the
-/// batch row by row.
+/// The whole batch in a handful of statements: a multi-row insert of the
+/// inbox rows (duplicates skipped by `ON CONFLICT DO NOTHING`, also within the
+/// batch), one update counting the duplicate deliveries, one check request for
+/// the new actionable events (`flights::request`), one multi-row insert of
+/// the check messages and one update marking the coalesced rows. `unnest`
+/// keeps the SQL text the same whatever the batch size, so each statement is
+/// prepared once per connection. Any surprise is an `Err`, and the caller
+/// redoes the batch row by row.
 pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Saved>, DbError> {
     use diesel::sql_types::{Array, Bool, Bytea, Integer, Jsonb};
     use std::collections::HashMap;
 
-    let order = key_order(batch);
-    let sorted: Vec<&Delivery> = order.iter().map(|&i| &batch[i]).collect();
+    let keys: Vec<String> = batch.iter().map(stored_key).collect();
+    let order = key_order(batch, &keys);
+    let sorted: Vec<(&Delivery, &str)> = order
+        .iter()
+        .map(|&i| (&batch[i], keys[i].as_str()))
+        .collect();
     let inserted: Vec<KeyedId> = diesel::sql_query(
         "INSERT INTO webhook_events (provider, dedup_key, event_type, object_id, body, headers, auth_result, actionable) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[], $7::text[], $8::bool[]) \
          ON CONFLICT (provider, dedup_key) DO NOTHING RETURNING id, provider, dedup_key",
     )
-    .bind::<Array<Text>, _>(sorted.iter().map(|d| d.provider.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(sorted.iter().map(|d| d.event.dedup_key.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(sorted.iter().map(|d| d.event.event_type.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(sorted.iter().map(|d| d.event.object_id.as_deref()).collect::<Vec<_>>())
-    .bind::<Array<Bytea>, _>(sorted.iter().map(|d| d.body.as_slice()).collect::<Vec<_>>())
-    .bind::<Array<Jsonb>, _>(sorted.iter().map(|d| d.headers.clone()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(sorted.iter().map(|d| d.auth_result.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Bool>, _>(sorted.iter().map(|d| d.event.check.is_some()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(sorted.iter().map(|(d, _)| d.provider.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(sorted.iter().map(|(_, k)| *k).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(sorted.iter().map(|(d, _)| d.event.event_type.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(sorted.iter().map(|(d, _)| d.event.object_id.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<Bytea>, _>(sorted.iter().map(|(d, _)| d.body.as_slice()).collect::<Vec<_>>())
+    .bind::<Array<Jsonb>, _>(sorted.iter().map(|(d, _)| d.headers.clone()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(sorted.iter().map(|(d, _)| d.auth_result.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(sorted.iter().map(|(d, _)| d.event.check.is_some()).collect::<Vec<_>>())
     .load(conn)?;
     let new_ids: HashMap<(String, String), i64> = inserted
         .into_iter()
@@ -145,7 +200,7 @@ pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Sav
     let mut claimed = std::collections::HashSet::new();
     for &i in &order {
         let d = &batch[i];
-        let key = (d.provider.as_str().to_owned(), d.event.dedup_key.clone());
+        let key = (d.provider.as_str().to_owned(), keys[i].clone());
         match new_ids.get(&key) {
             Some(&inbox_id) if claimed.insert(inbox_id) => {
                 outcome[i] = Some(Stored::New {
@@ -157,14 +212,14 @@ pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Sav
         }
     }
     if !duplicates.is_empty() {
-        let (keys, counts): (Vec<(String, String)>, Vec<i32>) = duplicates.into_iter().unzip();
+        let (dup_keys, counts): (Vec<(String, String)>, Vec<i32>) = duplicates.into_iter().unzip();
         let found: Vec<KeyedId> = diesel::sql_query(
             "UPDATE webhook_events w SET delivery_count = w.delivery_count + d.n, last_delivered_at = now() \
              FROM unnest($1::text[], $2::text[], $3::int[]) AS d(provider, dedup_key, n) \
              WHERE w.provider = d.provider AND w.dedup_key = d.dedup_key RETURNING w.id, w.provider, w.dedup_key",
         )
-        .bind::<Array<Text>, _>(keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(dup_keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(dup_keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>())
         .bind::<Array<Integer>, _>(counts)
         .load(conn)?;
         let ids: HashMap<(String, String), i64> = found
@@ -173,49 +228,49 @@ pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Sav
             .collect();
         for &i in &order {
             if outcome[i].is_none() {
-                let d = &batch[i];
-                let key = (d.provider.as_str().to_owned(), d.event.dedup_key.clone());
+                let key = (batch[i].provider.as_str().to_owned(), keys[i].clone());
                 let inbox_id = *ids.get(&key).ok_or_else(|| {
-                    DbError::Task("a dedup key was released mid-batch".to_owned())
+                    DbError::Task("a duplicate's row vanished mid-batch".to_owned())
                 })?;
                 outcome[i] = Some(Stored::Duplicate { inbox_id });
             }
         }
     }
 
-    // The check messages of the new, actionable events.
-    let mut queued: Vec<(usize, NewMessage)> = Vec::new();
-    for (i, stored) in outcome.iter().enumerate() {
-        if let (
+    // The new, actionable events ask for their checks, all in one request.
+    let wanting: Vec<(usize, i64)> = outcome
+        .iter()
+        .enumerate()
+        .filter_map(|(i, stored)| match stored {
             Some(Stored::New {
                 inbox_id,
                 queued: true,
-            }),
-            Some(target),
-        ) = (stored, &batch[i].event.check)
-        {
-            let d = &batch[i];
-            let message = CheckMessage {
-                target: target.clone(),
-                event_type: d.event.event_type.clone(),
-                cause: Cause::Webhook {
-                    inbox_id: *inbox_id,
-                    releases_key: d.event.dedup == Dedup::WhileWaiting,
-                },
-            };
-            queued.push((
-                i,
-                NewMessage {
-                    exchange: Exchange::Events,
-                    routing_key: format!("{}.{}", d.provider.as_str(), d.event.routing_suffix),
-                    message_id: format!("inbox-{inbox_id}"),
-                    payload: serde_json::to_value(&message)
-                        .map_err(|e| DbError::Task(e.to_string()))?,
-                    inbox_id: Some(*inbox_id),
-                },
-            ));
+            }) => Some((i, *inbox_id)),
+            _ => None,
+        })
+        .collect();
+    let targets: Vec<&crate::providers::webhook::CheckTarget> = wanting
+        .iter()
+        .filter_map(|&(i, _)| batch[i].event.check.as_ref())
+        .collect();
+    let answers = flights::request(conn, &targets)?;
+    let mut queued: Vec<(usize, NewMessage)> = Vec::new();
+    let mut coalesced: Vec<(i64, i64)> = Vec::new();
+    let mut was_coalesced = vec![false; batch.len()];
+    for (&(i, inbox_id), answer) in wanting.iter().zip(answers) {
+        match answer {
+            Requested::Queue { ticket } => {
+                if let Some(m) = check_message(&batch[i], inbox_id, ticket)? {
+                    queued.push((i, m));
+                }
+            }
+            Requested::Coalesced { ticket } => {
+                coalesced.push((inbox_id, ticket));
+                was_coalesced[i] = true;
+            }
         }
     }
+    mark_coalesced(conn, &coalesced)?;
     let mut messages: HashMap<usize, PendingMessage> = HashMap::new();
     if !queued.is_empty() {
         #[derive(QueryableByName)]
@@ -271,6 +326,7 @@ pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Sav
             Ok(Saved {
                 stored,
                 message: messages.remove(&i),
+                coalesced: was_coalesced[i],
             })
         })
         .collect()
@@ -278,9 +334,13 @@ pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Sav
 
 /// [`store`] without its own transaction, for callers batching several deliveries in one.
 pub fn store_in_tx(conn: &mut PgConnection, d: &Delivery) -> Result<Saved, DbError> {
+    store_keyed(conn, d, &stored_key(d))
+}
+
+fn store_keyed(conn: &mut PgConnection, d: &Delivery, key: &str) -> Result<Saved, DbError> {
     let row = NewEventRow {
         provider: d.provider.as_str(),
-        dedup_key: &d.event.dedup_key,
+        dedup_key: key,
         event_type: &d.event.event_type,
         object_id: d.event.object_id.as_deref(),
         body: &d.body,
@@ -288,48 +348,31 @@ pub fn store_in_tx(conn: &mut PgConnection, d: &Delivery) -> Result<Saved, DbErr
         auth_result: &d.auth_result,
         actionable: d.event.check.is_some(),
     };
-    // Up to three tries: between the insert finding the key taken and the
-    // update, the reconciler may pick the waiting check up and release its
-    // key (Dedup::WhileWaiting), so the update finds nothing and the delivery
-    // is new after all. Permanent keys never move, so they never loop.
-    let mut inbox_id = None;
-    for _ in 0..3 {
-        let inserted: Option<i64> = diesel::insert_into(webhook_events::table)
-            .values(&row)
-            .on_conflict((webhook_events::provider, webhook_events::dedup_key))
-            .do_nothing()
-            .returning(webhook_events::id)
-            .get_result(conn)
-            .optional()?;
-        if inserted.is_some() {
-            inbox_id = inserted;
-            break;
-        }
-        #[cfg(feature = "testing")]
-        failpoint::after_conflict(&d.event.dedup_key);
-        let existing: Option<i64> = diesel::update(
+    let inserted: Option<i64> = diesel::insert_into(webhook_events::table)
+        .values(&row)
+        .on_conflict((webhook_events::provider, webhook_events::dedup_key))
+        .do_nothing()
+        .returning(webhook_events::id)
+        .get_result(conn)
+        .optional()?;
+    let Some(inbox_id) = inserted else {
+        // Keys never move once stored, so the row the insert ran into is there.
+        let inbox_id: i64 = diesel::update(
             webhook_events::table
                 .filter(webhook_events::provider.eq(d.provider.as_str()))
-                .filter(webhook_events::dedup_key.eq(&d.event.dedup_key)),
+                .filter(webhook_events::dedup_key.eq(key)),
         )
         .set((
             webhook_events::delivery_count.eq(webhook_events::delivery_count + 1),
             webhook_events::last_delivered_at.eq(diesel::dsl::now),
         ))
         .returning(webhook_events::id)
-        .get_result(conn)
-        .optional()?;
-        if let Some(inbox_id) = existing {
-            return Ok(Saved {
-                stored: Stored::Duplicate { inbox_id },
-                message: None,
-            });
-        }
-    }
-    let Some(inbox_id) = inbox_id else {
-        return Err(DbError::Task(
-            "the dedup key kept changing under the delivery; retry".to_owned(),
-        ));
+        .get_result(conn)?;
+        return Ok(Saved {
+            stored: Stored::Duplicate { inbox_id },
+            message: None,
+            coalesced: false,
+        });
     };
     let Some(target) = &d.event.check else {
         return Ok(Saved {
@@ -338,55 +381,31 @@ pub fn store_in_tx(conn: &mut PgConnection, d: &Delivery) -> Result<Saved, DbErr
                 queued: false,
             },
             message: None,
+            coalesced: false,
         });
     };
-    let message = CheckMessage {
-        target: target.clone(),
-        event_type: d.event.event_type.clone(),
-        cause: Cause::Webhook {
-            inbox_id,
-            releases_key: d.event.dedup == Dedup::WhileWaiting,
+    let (message, coalesced) = match flights::request(conn, &[target])?.first().copied() {
+        Some(Requested::Queue { ticket }) => match check_message(d, inbox_id, ticket)? {
+            Some(m) => (outbox::insert(conn, &m)?, false),
+            None => (None, false),
         },
+        Some(Requested::Coalesced { ticket }) => {
+            mark_coalesced(conn, &[(inbox_id, ticket)])?;
+            (None, true)
+        }
+        None => return Err(DbError::Task("the check request got no answer".to_owned())),
     };
-    let pending = outbox::insert(
-        conn,
-        &NewMessage {
-            exchange: Exchange::Events,
-            routing_key: format!("{}.{}", d.provider.as_str(), d.event.routing_suffix),
-            message_id: format!("inbox-{inbox_id}"),
-            payload: serde_json::to_value(&message).map_err(|e| DbError::Task(e.to_string()))?,
-            inbox_id: Some(inbox_id),
-        },
-    )?;
     Ok(Saved {
         stored: Stored::New {
             inbox_id,
             queued: true,
         },
-        message: pending,
+        message,
+        coalesced,
     })
 }
 
-/// Marks a check as picked up, releasing its [`Dedup::WhileWaiting`] key
-/// (`waiting:…`), so a delivery arriving from now on queues a new check
-/// instead of coalescing into this one, whose provider query may already be
-/// under way. Only such keys need this commit before the provider is asked;
-/// other events get their `picked_at` written with their outcome
-/// ([`mark_processed`]), one transaction fewer per event.
-pub fn mark_picked(conn: &mut PgConnection, inbox_id: i64) -> Result<(), DbError> {
-    diesel::sql_query(
-        "UPDATE webhook_events SET picked_at = COALESCE(picked_at, now()), \
-         dedup_key = CASE WHEN dedup_key LIKE 'waiting:%' \
-                          THEN 'picked:' || id || ':' || substr(dedup_key, 9) ELSE dedup_key END \
-         WHERE id = $1",
-    )
-    .bind::<BigInt, _>(inbox_id)
-    .execute(conn)?;
-    Ok(())
-}
-
-/// Records how the reconciler finished with an event, and when it picked it
-/// up (`picked_at`, unless [`mark_picked`] already set it).
+/// Records how the reconciler finished with an event, and when it picked it up.
 pub fn mark_processed(
     conn: &mut PgConnection,
     inbox_id: i64,
@@ -402,24 +421,4 @@ pub fn mark_processed(
     .bind::<Nullable<Timestamptz>, _>(picked_at)
     .execute(conn)?;
     Ok(())
-}
-
-/// Test-only hook between "the key is taken" and the duplicate update, so a
-/// test can release the key exactly there (the race a WhileWaiting key has).
-#[cfg(feature = "testing")]
-pub mod failpoint {
-    use std::sync::Mutex;
-
-    type Hook = Box<dyn Fn(&str) + Send + Sync>;
-
-    /// Called with the dedup key; set it only for keys the test owns.
-    pub static AFTER_CONFLICT: Mutex<Option<Hook>> = Mutex::new(None);
-
-    pub(super) fn after_conflict(key: &str) {
-        if let Ok(hook) = AFTER_CONFLICT.lock()
-            && let Some(hook) = hook.as_ref()
-        {
-            hook(key);
-        }
-    }
 }

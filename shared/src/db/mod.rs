@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod dead_letters;
 pub mod exceptions;
+pub mod flights;
 pub mod inbox;
 pub mod models;
 pub mod orders;

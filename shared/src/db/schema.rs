@@ -142,6 +142,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    check_flights (provider, object_type, object_id) {
+        provider -> Text,
+        object_type -> Text,
+        object_id -> Text,
+        queued_ticket -> Nullable<Int8>,
+        queued_at -> Nullable<Timestamptz>,
+        queued_until -> Nullable<Timestamptz>,
+        running_token -> Nullable<Uuid>,
+        running_until -> Nullable<Timestamptz>,
+        requests -> Int8,
+        coalesced -> Int8,
+        checks -> Int8,
+        last_finished_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(reconciliation_exceptions -> orders (order_id));
 diesel::joinable!(provider_checks -> orders (order_id));
@@ -155,4 +173,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     reconciliation_exceptions,
     settlements,
     dead_letters,
+    check_flights,
 );

@@ -48,14 +48,18 @@ impl PayloadError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated(pub String);
 
-/// How long a dedup key holds.
+/// What a dedup key identifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dedup {
-    /// The key identifies the event forever (Belvo `webhook_id`, Mono content).
+    /// The key identifies the event forever (Belvo `webhook_id`, Mono content):
+    /// a redelivery is a duplicate and adds nothing.
     Permanent,
-    /// The key only coalesces deliveries while a check for the object waits
-    /// unprocessed; the reconciler releases it when it picks the check up (Tpaga).
-    WhileWaiting,
+    /// Nothing in the body identifies the event (Tpaga's `{"charge_token"}`
+    /// legitimately arrives again, authorized then settled), so each delivery
+    /// is stored as its own row (the key gets a unique suffix). A flood stays
+    /// cheap because the single-flight gate (`db::flights`) coalesces the
+    /// checks: at most one queued per charge, however many deliveries.
+    PerDelivery,
 }
 
 /// What the reconciler must ask the provider about.

@@ -9,45 +9,24 @@ use crate::providers::webhook::CheckTarget;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cause {
-    Webhook {
-        inbox_id: i64,
-        /// The inbox row holds a `waiting:` dedup key (Tpaga) that the
-        /// reconciler must release before asking the provider.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        releases_key: bool,
-    },
-    Sweep {
-        order_id: Uuid,
-    },
-    Replay {
-        dead_letter_id: i64,
-    },
+    Webhook { inbox_id: i64 },
+    Sweep { order_id: Uuid },
+    Replay { dead_letter_id: i64 },
 }
 
 impl Cause {
     /// The text stored in `order_events.cause`: `webhook:42`, `sweep`, `replay:7`.
     pub fn label(&self) -> String {
         match self {
-            Cause::Webhook { inbox_id, .. } => format!("webhook:{inbox_id}"),
+            Cause::Webhook { inbox_id } => format!("webhook:{inbox_id}"),
             Cause::Sweep { .. } => "sweep".to_owned(),
             Cause::Replay { dead_letter_id } => format!("replay:{dead_letter_id}"),
         }
     }
 
-    /// The inbox row whose `waiting:` key must be released before the check.
-    pub fn releases_key(&self) -> Option<i64> {
-        match self {
-            Cause::Webhook {
-                inbox_id,
-                releases_key: true,
-            } => Some(*inbox_id),
-            _ => None,
-        }
-    }
-
     pub fn inbox_id(&self) -> Option<i64> {
         match self {
-            Cause::Webhook { inbox_id, .. } => Some(*inbox_id),
+            Cause::Webhook { inbox_id } => Some(*inbox_id),
             _ => None,
         }
     }
@@ -60,6 +39,11 @@ pub struct CheckMessage {
     /// The provider's event type, or `sweep`.
     pub event_type: String,
     pub cause: Cause,
+    /// The single-flight ticket this message holds (`db::flights`): the
+    /// message whose ticket the object's flight row holds is its queued check.
+    /// `None` on messages from before the flights existed, and in tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<i64>,
 }
 
 /// Names of the logical exchanges an outbox row can target.

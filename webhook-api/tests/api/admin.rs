@@ -34,10 +34,8 @@ fn check(n: usize) -> Vec<u8> {
             object_id: format!("cint_{n:0>22}"),
         },
         event_type: "collection_intent_credited".into(),
-        cause: Cause::Webhook {
-            inbox_id: n as i64,
-            releases_key: false,
-        },
+        cause: Cause::Webhook { inbox_id: n as i64 },
+        ticket: None,
     })
     .unwrap()
 }

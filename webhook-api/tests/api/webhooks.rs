@@ -324,36 +324,44 @@ async fn ten_identical_deliveries_make_one_row_and_one_message() {
     }
     let tpaga = futures_util::future::join_all((0..10).map(|_| app.post_tpaga(CHARGE))).await;
     assert!(tpaga.iter().all(|r| r.status() == 200));
+    // Nothing identifies a Tpaga event: each delivery is a row, and their
+    // checks coalesce into the one queued for the charge.
     assert_eq!(
         app.inbox_counts(),
-        (3, 30),
-        "three rows, thirty deliveries counted"
+        (12, 30),
+        "one Mono row, one Belvo row, ten Tpaga rows; thirty deliveries counted"
     );
     let msgs = app.queued_messages(3).await;
     assert_eq!(msgs.len(), 3, "{msgs:?}");
 }
 
 #[tokio::test]
-async fn a_tpaga_token_queues_a_new_check_once_the_waiting_one_is_picked_up() {
+async fn a_tpaga_token_queues_a_new_check_once_the_queued_one_is_picked_up() {
+    use shared::db::flights::{Picked, pick};
     let app = spawn_with_providers(&[]).await;
     assert_eq!(app.post_tpaga(CHARGE).await.status(), 200);
     assert_eq!(app.post_tpaga(CHARGE).await.status(), 200);
-    assert_eq!(app.inbox_counts(), (1, 2));
-    // The reconciler picks the waiting check up: later deliveries (e.g. settled
-    // after authorized) must queue a fresh check.
+    assert_eq!(app.inbox_counts(), (2, 2));
+    let first = app.queued_messages(1).await;
+    assert_eq!(first.len(), 1, "the second delivery coalesced: {first:?}");
+    // The reconciler picks the queued check up: later deliveries (e.g. settled
+    // after authorized) must queue a fresh check, and only one.
+    let ticket = first[0].1["ticket"].as_i64();
+    let target: shared::providers::webhook::CheckTarget =
+        serde_json::from_value(first[0].1["target"].clone()).unwrap();
     let mut conn = app.db.connect();
-    let id: i64 = diesel::RunQueryDsl::get_result(
-        diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "(SELECT id FROM webhook_events)",
-        )),
+    let picked = pick(
         &mut conn,
+        &target,
+        ticket,
+        std::time::Duration::from_secs(60),
     )
     .unwrap();
-    shared::db::inbox::mark_picked(&mut conn, id).unwrap();
+    assert!(matches!(picked, Picked::Run { .. }));
     assert_eq!(app.post_tpaga(CHARGE).await.status(), 200);
     assert_eq!(app.post_tpaga(CHARGE).await.status(), 200);
-    assert_eq!(app.inbox_counts(), (2, 4));
-    assert_eq!(app.queued_messages(2).await.len(), 2);
+    assert_eq!(app.inbox_counts(), (4, 4));
+    assert_eq!(app.queued_messages(1).await.len(), 1);
 }
 
 // ---------- bad input ----------

@@ -27,9 +27,9 @@ pub fn parse(body: &[u8]) -> Result<InboundEvent, PayloadError> {
         routing_suffix: "charge".to_owned(),
         object_id: Some(token.to_owned()),
         // The same token legitimately arrives again (authorized, then settled):
-        // deliveries coalesce only while a check for it is still waiting.
-        dedup_key: format!("waiting:{token}"),
-        dedup: Dedup::WhileWaiting,
+        // every delivery is stored, and their checks coalesce in the flight gate.
+        dedup_key: format!("charge:{token}"),
+        dedup: Dedup::PerDelivery,
         check: Some(CheckTarget {
             provider: Provider::Tpaga,
             object_type: "charge".to_owned(),
@@ -46,8 +46,8 @@ mod tests {
     #[test]
     fn a_token_is_a_check() {
         let e = parse(br#"{"charge_token": "pse-c542f18edadb441d8b4639edbfb566e5"}"#).unwrap();
-        assert_eq!(e.dedup_key, "waiting:pse-c542f18edadb441d8b4639edbfb566e5");
-        assert_eq!(e.dedup, Dedup::WhileWaiting);
+        assert_eq!(e.dedup_key, "charge:pse-c542f18edadb441d8b4639edbfb566e5");
+        assert_eq!(e.dedup, Dedup::PerDelivery);
         assert_eq!(e.check.unwrap().object_type, "charge");
     }
 

@@ -1,0 +1,2 @@
+DROP TABLE check_flights;
+DROP SEQUENCE check_flight_tickets;

@@ -1,0 +1,382 @@
+//! Single-flight provider checks: per (provider, object_type, object_id), at
+//! most one check running and at most one queued behind it, however many
+//! webhooks, sweeps and replays ask for one, across every webhook-api and
+//! reconciler process. A burst of deliveries costs at most two provider calls:
+//! the one already running (which may have read the provider before the
+//! burst) and one more after it.
+//!
+//! Why a table (`check_flights`) and not the broker or a dedup key: the
+//! decision "is a check already queued?" has to be made in the transaction
+//! that stores the request (the inbox row, the sweep, the replay), so it is
+//! exactly as durable as the request; and the lease has to outlive a crashed
+//! process, which only a timestamp in the database does for every process.
+//!
+//! The life of one object's checks:
+//! - **Request** ([`request`], in the requester's transaction): nothing queued
+//!   → take a ticket, the caller writes the check message carrying it;
+//!   already queued → coalesce: no message, the queued check re-queries the
+//!   provider after this request anyway (it has not been picked yet, and the
+//!   pick waits for the requester's commit on the row lock).
+//! - **Pick** ([`pick`], one statement, before the provider call): a live
+//!   lease held by someone else → [`Picked::Busy`], the reconciler puts the
+//!   message back on a delay queue without spending a retry attempt;
+//!   otherwise take the lease and, when the message is the queued check (its
+//!   ticket matches), clear the queued slot, so requests arriving during the
+//!   call queue exactly one more check.
+//! - **Finish** ([`finish`], in the transaction that stores the outcome): drop
+//!   the lease. A retry is the queued check again (same ticket) unless another
+//!   check was queued meanwhile, in which case the retry is superseded and
+//!   dropped: the queued one re-queries anyway.
+//! - **Dead letters**: the archiver gives up the queued slot of a check that
+//!   died before it was picked ([`release_queued`]); replay goes through
+//!   [`request`] like every other check.
+//! - **Safety nets**: a queued slot is trusted only until `queued_until` (a
+//!   lost message cannot block the object forever: the next request queues a
+//!   new check) and a lease only until `running_until` (a crashed process's
+//!   check ends by itself).
+//!
+//! Messages with no ticket (published before this table existed, or by
+//! tests) still respect the lease; they just never hold the queued slot.
+//!
+//! Lock order, to stay deadlock-free with the other writers: an order row,
+//! then inbox rows, then flight rows; several flight rows in one transaction
+//! are always taken in key order (one sorted statement).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Double, Nullable, Text};
+use uuid::Uuid;
+
+use super::DbError;
+use crate::providers::webhook::CheckTarget;
+
+/// How long a freshly queued check is trusted to still be on its way (outbox,
+/// broker, consumer backlog, a few deferrals behind a running check) before a
+/// new request may queue another. Retries and deferrals extend it by their
+/// own delay. Too short costs a redundant provider call; too long only delays
+/// the recovery from a lost message, which the dead-letter archiver already
+/// handles for every message the broker gives up on.
+pub const QUEUE_GRACE: Duration = Duration::from_secs(15 * 60);
+
+/// The lease a check takes for a provider timeout: up to four calls (a Tpaga
+/// token, its refresh after a 401 and the two GETs) plus 30 s for the database.
+pub fn lease_for(provider_timeout: Duration) -> Duration {
+    provider_timeout
+        .saturating_mul(4)
+        .saturating_add(Duration::from_secs(30))
+}
+
+/// What [`request`] decided for one requested check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    /// Nothing was queued: the caller writes the check message carrying `ticket`.
+    Queue { ticket: i64 },
+    /// A check is already queued (`ticket`): no message; it covers this request.
+    Coalesced { ticket: i64 },
+}
+
+impl Requested {
+    pub fn ticket(self) -> i64 {
+        match self {
+            Requested::Queue { ticket } | Requested::Coalesced { ticket } => ticket,
+        }
+    }
+
+    pub fn is_coalesced(self) -> bool {
+        matches!(self, Requested::Coalesced { .. })
+    }
+}
+
+type Key = (String, String, String);
+
+fn key_of(t: &CheckTarget) -> Key {
+    (
+        t.provider.as_str().to_owned(),
+        t.object_type.clone(),
+        t.object_id.clone(),
+    )
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+#[derive(QueryableByName)]
+struct KeyTicket {
+    #[diesel(sql_type = Text)]
+    provider: String,
+    #[diesel(sql_type = Text)]
+    object_type: String,
+    #[diesel(sql_type = Text)]
+    object_id: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    ticket: Option<i64>,
+}
+
+/// Asks for a check of each target, in the caller's transaction (the caller
+/// writes the messages for the [`Requested::Queue`] answers before it commits).
+/// One answer per target, in order; a target repeated in the slice is queued
+/// at most once. The flight rows are locked in key order by one statement, so
+/// two batches never deadlock on them, and stay locked until the commit: a
+/// concurrent pick of the queued check waits for it, so a coalesced request is
+/// never left behind by a check that already started.
+pub fn request(
+    conn: &mut PgConnection,
+    targets: &[&CheckTarget],
+) -> Result<Vec<Requested>, DbError> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut wanted: BTreeMap<Key, i64> = BTreeMap::new();
+    for t in targets {
+        *wanted.entry(key_of(t)).or_insert(0) += 1;
+    }
+    let (providers, types, ids) = columns(wanted.keys());
+    // Rows whose WHERE is false are not returned but are locked all the same
+    // (ON CONFLICT DO UPDATE locks every conflicting row).
+    let queued: Vec<KeyTicket> = diesel::sql_query(
+        "INSERT INTO check_flights AS f (provider, object_type, object_id, queued_ticket, queued_at, queued_until, requests) \
+         SELECT p, t, o, nextval('check_flight_tickets'), now(), now() + make_interval(secs => $4), 1 \
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS r(p, t, o) ORDER BY p, t, o \
+         ON CONFLICT (provider, object_type, object_id) DO UPDATE SET \
+             queued_ticket = nextval('check_flight_tickets'), queued_at = now(), \
+             queued_until = EXCLUDED.queued_until, requests = f.requests + 1, updated_at = now() \
+         WHERE f.queued_ticket IS NULL OR f.queued_until < now() \
+         RETURNING f.provider, f.object_type, f.object_id, f.queued_ticket AS ticket",
+    )
+    .bind::<Array<Text>, _>(providers)
+    .bind::<Array<Text>, _>(types)
+    .bind::<Array<Text>, _>(ids)
+    .bind::<Double, _>(secs(QUEUE_GRACE))
+    .load(conn)?;
+    let mut fresh: BTreeMap<Key, i64> = BTreeMap::new();
+    for row in queued {
+        let ticket = row
+            .ticket
+            .ok_or_else(|| DbError::Task("a queued check has no ticket".to_owned()))?;
+        fresh.insert((row.provider, row.object_type, row.object_id), ticket);
+    }
+    // Everything else coalesced: count it, and learn the ticket it joined.
+    let extra: Vec<(&Key, i64)> = wanted
+        .iter()
+        .map(|(k, n)| (k, n - i64::from(fresh.contains_key(k))))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let mut joined: BTreeMap<Key, i64> = BTreeMap::new();
+    if !extra.is_empty() {
+        let (providers, types, ids) = columns(extra.iter().map(|(k, _)| *k));
+        let counts: Vec<i64> = extra.iter().map(|(_, n)| *n).collect();
+        let rows: Vec<KeyTicket> = diesel::sql_query(
+            "UPDATE check_flights f SET coalesced = f.coalesced + r.n, requests = f.requests + r.n \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS r(p, t, o, n) \
+             WHERE f.provider = r.p AND f.object_type = r.t AND f.object_id = r.o \
+             RETURNING f.provider, f.object_type, f.object_id, f.queued_ticket AS ticket",
+        )
+        .bind::<Array<Text>, _>(providers)
+        .bind::<Array<Text>, _>(types)
+        .bind::<Array<Text>, _>(ids)
+        .bind::<Array<BigInt>, _>(counts)
+        .load(conn)?;
+        for row in rows {
+            let ticket = row.ticket.ok_or_else(|| {
+                DbError::Task("a coalesced request found no queued check".to_owned())
+            })?;
+            joined.insert((row.provider, row.object_type, row.object_id), ticket);
+        }
+    }
+    let mut first = std::collections::HashSet::new();
+    targets
+        .iter()
+        .map(|t| {
+            let key = key_of(t);
+            match fresh.get(&key) {
+                Some(&ticket) if first.insert(key.clone()) => Ok(Requested::Queue { ticket }),
+                _ => joined
+                    .get(&key)
+                    .or_else(|| fresh.get(&key))
+                    .map(|&ticket| Requested::Coalesced { ticket })
+                    .ok_or_else(|| DbError::Task("a requested check was lost".to_owned())),
+            }
+        })
+        .collect()
+}
+
+fn columns<'a>(keys: impl Iterator<Item = &'a Key>) -> (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>) {
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    for (p, t, o) in keys {
+        out.0.push(p.as_str());
+        out.1.push(t.as_str());
+        out.2.push(o.as_str());
+    }
+    out
+}
+
+/// What [`pick`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Picked {
+    /// The caller holds the lease (`token`) and may call the provider.
+    Run { token: Uuid },
+    /// Another process holds a live lease on the object: do not call the provider.
+    Busy,
+}
+
+/// Takes the lease on the object for `lease`, in one statement that commits
+/// before the provider is called. `ticket` is the message's: when it is the
+/// queued check, the queued slot is cleared, so a request arriving from now on
+/// queues one more check (this one may have read the provider too early).
+pub fn pick(
+    conn: &mut PgConnection,
+    target: &CheckTarget,
+    ticket: Option<i64>,
+    lease: Duration,
+) -> Result<Picked, DbError> {
+    #[derive(QueryableByName)]
+    struct Token {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        running_token: Uuid,
+    }
+    let token = Uuid::new_v4();
+    let taken: Option<Token> = diesel::sql_query(
+        "INSERT INTO check_flights AS f (provider, object_type, object_id, running_token, running_until) \
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) \
+         ON CONFLICT (provider, object_type, object_id) DO UPDATE SET \
+             running_token = EXCLUDED.running_token, running_until = EXCLUDED.running_until, \
+             queued_ticket = CASE WHEN f.queued_ticket = $6 THEN NULL ELSE f.queued_ticket END, \
+             queued_at = CASE WHEN f.queued_ticket = $6 THEN NULL ELSE f.queued_at END, \
+             queued_until = CASE WHEN f.queued_ticket = $6 THEN NULL ELSE f.queued_until END, \
+             updated_at = now() \
+         WHERE f.running_until IS NULL OR f.running_until < now() \
+         RETURNING f.running_token",
+    )
+    .bind::<Text, _>(target.provider.as_str())
+    .bind::<Text, _>(&target.object_type)
+    .bind::<Text, _>(&target.object_id)
+    .bind::<diesel::sql_types::Uuid, _>(token)
+    .bind::<Double, _>(secs(lease))
+    .bind::<Nullable<BigInt>, _>(ticket)
+    .get_result(conn)
+    .optional()?;
+    Ok(match taken {
+        Some(t) => Picked::Run {
+            token: t.running_token,
+        },
+        None => Picked::Busy,
+    })
+}
+
+/// How a picked check ended, for [`finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Done, or dead-lettered: nothing more is queued by this check.
+    Released,
+    /// The message goes to a delay queue: it is the queued check again (with
+    /// its `ticket`), trusted for `hold` (its delay plus [`QUEUE_GRACE`]).
+    Retry { ticket: Option<i64>, hold: Duration },
+}
+
+/// What [`finish`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    Released,
+    /// Forward the retry: it holds the queued slot (when it has a ticket).
+    RetryQueued,
+    /// Another check was queued while this one ran: drop the retry, the
+    /// queued check re-queries the provider anyway.
+    RetrySuperseded {
+        by: i64,
+    },
+}
+
+/// Ends the check picked with `token`, in the transaction that stores its
+/// outcome. A lease that expired and was taken over is left to its new owner.
+pub fn finish(
+    conn: &mut PgConnection,
+    target: &CheckTarget,
+    token: Uuid,
+    how: Finish,
+) -> Result<Finished, DbError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Nullable<BigInt>)]
+        queued_ticket: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        queued_live: bool,
+    }
+    let row: Option<Row> = diesel::sql_query(
+        "SELECT queued_ticket, COALESCE(queued_until >= now(), false) AS queued_live FROM check_flights \
+         WHERE provider = $1 AND object_type = $2 AND object_id = $3 FOR UPDATE",
+    )
+    .bind::<Text, _>(target.provider.as_str())
+    .bind::<Text, _>(&target.object_type)
+    .bind::<Text, _>(&target.object_id)
+    .get_result(conn)
+    .optional()?;
+    let queued_behind = row
+        .as_ref()
+        .filter(|r| r.queued_live)
+        .and_then(|r| r.queued_ticket);
+    let (outcome, requeue) = match how {
+        Finish::Released => (Finished::Released, None),
+        Finish::Retry { ticket, hold } => match (queued_behind, ticket) {
+            (Some(by), mine) if mine != Some(by) => (Finished::RetrySuperseded { by }, None),
+            (_, Some(mine)) => (Finished::RetryQueued, Some((mine, hold))),
+            (_, None) => (Finished::RetryQueued, None),
+        },
+    };
+    diesel::sql_query(
+        "UPDATE check_flights SET \
+             running_token = CASE WHEN running_token = $4 THEN NULL ELSE running_token END, \
+             running_until = CASE WHEN running_token = $4 THEN NULL ELSE running_until END, \
+             queued_ticket = COALESCE($5, queued_ticket), \
+             queued_at = CASE WHEN $5 IS NULL THEN queued_at ELSE now() END, \
+             queued_until = CASE WHEN $5 IS NULL THEN queued_until ELSE now() + make_interval(secs => $6) END, \
+             checks = checks + 1, last_finished_at = now(), updated_at = now() \
+         WHERE provider = $1 AND object_type = $2 AND object_id = $3",
+    )
+    .bind::<Text, _>(target.provider.as_str())
+    .bind::<Text, _>(&target.object_type)
+    .bind::<Text, _>(&target.object_id)
+    .bind::<diesel::sql_types::Uuid, _>(token)
+    .bind::<Nullable<BigInt>, _>(requeue.map(|(t, _)| t))
+    .bind::<Double, _>(requeue.map(|(_, hold)| secs(hold)).unwrap_or(0.0))
+    .execute(conn)?;
+    Ok(outcome)
+}
+
+/// Gives up the queued slot held by `ticket` (its message was dead-lettered
+/// before a reconciler picked it), so the next request queues a new check.
+/// `false` when the slot is no longer this ticket's.
+pub fn release_queued(
+    conn: &mut PgConnection,
+    target: &CheckTarget,
+    ticket: i64,
+) -> Result<bool, DbError> {
+    let n = diesel::sql_query(
+        "UPDATE check_flights SET queued_ticket = NULL, queued_at = NULL, queued_until = NULL, updated_at = now() \
+         WHERE provider = $1 AND object_type = $2 AND object_id = $3 AND queued_ticket = $4",
+    )
+    .bind::<Text, _>(target.provider.as_str())
+    .bind::<Text, _>(&target.object_type)
+    .bind::<Text, _>(&target.object_id)
+    .bind::<BigInt, _>(ticket)
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Deletes up to `limit` rows with nothing queued or running, untouched for
+/// `idle`: their counters are only kept for operators, and a later request
+/// simply starts a new row. Returns how many went.
+pub fn prune_idle(conn: &mut PgConnection, idle: Duration, limit: i64) -> Result<usize, DbError> {
+    Ok(diesel::sql_query(
+        "DELETE FROM check_flights WHERE (provider, object_type, object_id) IN ( \
+             SELECT provider, object_type, object_id FROM check_flights \
+             WHERE queued_ticket IS NULL AND running_token IS NULL \
+               AND updated_at < now() - make_interval(secs => $1) \
+             LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind::<Double, _>(secs(idle))
+    .bind::<BigInt, _>(limit)
+    .execute(conn)?)
+}
