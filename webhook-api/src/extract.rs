@@ -94,6 +94,12 @@ pub struct Pagination<C> {
 }
 
 impl RawPage {
+    /// For tests that build a query without going through serde.
+    #[cfg(test)]
+    pub(crate) fn new(limit: Option<String>, cursor: Option<String>) -> Self {
+        Self { limit, cursor }
+    }
+
     /// The limit alone, for an endpoint without cursors; a bad one is recorded and the
     /// default stands in so the other fields are still checked.
     pub fn limit(&self, errors: &mut FieldErrors) -> i64 {

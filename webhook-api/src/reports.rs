@@ -146,6 +146,7 @@ enum Failure {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use shared::domain::Provider;
 
     fn fields(query: &str) -> Vec<String> {
         match parse_query(query) {

@@ -99,9 +99,9 @@ mod tests {
             state in text(), provider in text(), from in text(), to in text(),
             limit in text(), cursor in text(),
         ) {
-            let q = RawListQuery { state, provider, from, to, limit, cursor };
+            let q = RawListQuery { state, provider, from, to, page: RawPage::new(limit, cursor) };
             if let Ok(q) = q.parse() {
-                prop_assert!((1..=MAX_LIMIT).contains(&q.limit));
+                prop_assert!((1..=crate::extract::MAX_LIMIT).contains(&q.limit));
             }
         }
 
