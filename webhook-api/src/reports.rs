@@ -90,7 +90,7 @@ async fn reconciliation(
                 "the database is unavailable".to_owned(),
             ));
         }
-        Err(_) => return Err(ApiError::Internal("report task ended early".to_owned())),
+        Err(_) => return Err(ApiError::Internal("report task ended early".into())),
     }
     let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     let mut response = HttpResponse::Ok();

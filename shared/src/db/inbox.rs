@@ -209,8 +209,7 @@ pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Sav
                     exchange: Exchange::Events,
                     routing_key: format!("{}.{}", d.provider.as_str(), d.event.routing_suffix),
                     message_id: format!("inbox-{inbox_id}"),
-                    payload: serde_json::to_value(&message)
-                        .map_err(|e| DbError::Task(e.to_string()))?,
+                    payload: serde_json::to_value(&message)?,
                     inbox_id: Some(*inbox_id),
                 },
             ));
@@ -354,7 +353,7 @@ pub fn store_in_tx(conn: &mut PgConnection, d: &Delivery) -> Result<Saved, DbErr
             exchange: Exchange::Events,
             routing_key: format!("{}.{}", d.provider.as_str(), d.event.routing_suffix),
             message_id: format!("inbox-{inbox_id}"),
-            payload: serde_json::to_value(&message).map_err(|e| DbError::Task(e.to_string()))?,
+            payload: serde_json::to_value(&message)?,
             inbox_id: Some(inbox_id),
         },
     )?;
