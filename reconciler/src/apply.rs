@@ -258,8 +258,7 @@ fn with_order(
                     exchange: Exchange::Orders,
                     routing_key: format!("order.{}", to.as_str()),
                     message_id: format!("order-{}-{event_id}", order.id),
-                    payload: serde_json::to_value(&json)
-                        .map_err(|e| DbError::Task(e.to_string()))?,
+                    payload: serde_json::to_value(&json)?,
                     inbox_id: cause.inbox_id(),
                 },
             )?;

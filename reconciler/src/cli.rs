@@ -131,7 +131,7 @@ async fn run() -> ExitCode {
     let worker = match Worker::start(config).await {
         Ok(w) => w,
         Err(e) => {
-            tracing::error!(error = %e, "reconciler failed to start");
+            tracing::error!(error = %telemetry::ErrorChain(&e), "reconciler failed to start");
             return ExitCode::FAILURE;
         }
     };

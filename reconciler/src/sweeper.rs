@@ -262,7 +262,7 @@ fn sweep_batch(
                             exchange: Exchange::Events,
                             routing_key: format!("{provider}.sweep"),
                             message_id: format!("sweep-{}-{n}", order.id),
-                            payload: serde_json::to_value(&message).map_err(|e| DbError::Task(e.to_string()))?,
+                            payload: serde_json::to_value(&message)?,
                             inbox_id: None,
                         },
                     )?;

@@ -16,7 +16,7 @@ pub enum BootError {
     #[error("database: {0}; is PostgreSQL running? (scripts/services.sh starts it)")]
     Database(#[from] DbError),
     #[error("cannot build the HTTP client: {0}")]
-    Http(String),
+    Http(#[source] reqwest::Error),
 }
 
 pub struct Parts {
@@ -39,7 +39,7 @@ pub async fn start(config: &Config, name: &str) -> Result<Parts, BootError> {
     let topology = Topology::new(config.amqp_name_prefix.clone(), config.retry_delays.clone());
     let broker = Broker::start(config.amqp_url.clone(), topology, name);
     let http = crate::http::client(config.provider_connect_timeout, config.provider_timeout)
-        .map_err(|e| BootError::Http(e.to_string()))?;
+        .map_err(BootError::Http)?;
     let metrics = Arc::new(Metrics::new());
     let relay = Relay::start(db.clone(), broker.clone(), metrics.clone());
     Ok(Parts {

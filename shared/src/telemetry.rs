@@ -54,3 +54,45 @@ fn log_panic(info: &PanicHookInfo<'_>) {
         );
     }
 }
+
+/// An error and its causes on one line, `outer: cause: root cause`, for the one log line
+/// at the edge where an error ends its journey. A cause whose text the line already holds
+/// (an error that prints its source inside its own message) is not repeated.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut line = self.0.to_string();
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            cause = c.source();
+        }
+        f.write_str(&line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("middle: {0}")]
+    struct Middle(#[source] std::io::Error);
+
+    #[test]
+    fn every_cause_once() {
+        let e = Outer(Middle(std::io::Error::other("disk on fire")));
+        assert_eq!(ErrorChain(&e).to_string(), "outer: middle: disk on fire");
+        let plain = std::io::Error::other("alone");
+        assert_eq!(ErrorChain(&plain).to_string(), "alone");
+    }
+}

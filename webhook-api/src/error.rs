@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use shared::telemetry::ErrorChain;
 
 /// One invalid field of a request: its JSON path (`amount.currency`) and what is wrong.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -42,8 +43,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}; retry later")]
     Unavailable(String),
+    /// The cause is logged once, with its chain, when the response is built; the caller
+    /// learns nothing of it.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -79,7 +82,7 @@ impl From<shared::db::DbError> for ApiError {
         if e.is_unavailable() {
             ApiError::Unavailable("the database is unavailable".to_owned())
         } else {
-            ApiError::Internal(e.to_string())
+            ApiError::Internal(Box::new(e))
         }
     }
 }
@@ -118,9 +121,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(detail) = self {
+        if let ApiError::Internal(_) = self {
             // The detail is for operators, not callers.
-            tracing::error!(error = %detail, "internal error");
+            tracing::error!(error = %ErrorChain(self), "internal error");
         }
         let fields = match self {
             ApiError::Validation(f) => Some(f.as_slice()),
@@ -147,5 +150,29 @@ impl ResponseError for ApiError {
                 fields,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_keep_their_cause_and_tell_the_caller_nothing() {
+        let e = ApiError::from(shared::db::DbError::Task("disk on fire".into()));
+        assert_eq!(e.to_string(), "internal error");
+        assert_eq!(e.code(), "internal_error");
+        assert_eq!(
+            std::error::Error::source(&e).map(ToString::to_string),
+            Some("database task failed: disk on fire".to_owned())
+        );
+        assert_eq!(
+            ErrorChain(&e).to_string(),
+            "internal error: database task failed: disk on fire"
+        );
+        assert_eq!(
+            e.error_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

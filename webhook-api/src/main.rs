@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {
-            tracing::error!(error = %e, "webhook-api failed to start");
+            tracing::error!(error = %shared::telemetry::ErrorChain(&e), "webhook-api failed to start");
             return ExitCode::FAILURE;
         }
     };
@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "webhook-api stopped with an error");
+            tracing::error!(error = %shared::telemetry::ErrorChain(&e), "webhook-api stopped with an error");
             ExitCode::FAILURE
         }
     }

@@ -111,10 +111,10 @@ async fn reconciliation(
         }
         Some(Err(Failure::Internal)) => {
             return Err(ApiError::Internal(
-                "the report could not be computed".to_owned(),
+                "the report could not be computed".into(),
             ));
         }
-        None => return Err(ApiError::Internal("report task ended early".to_owned())),
+        None => return Err(ApiError::Internal("report task ended early".into())),
     };
     let rest = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
         .map(|item| item.map_err(|_| std::io::Error::other("report failed while streaming")));

@@ -167,8 +167,7 @@ pub fn replay(conn: &mut PgConnection, selection: Selection<'_>) -> Result<Repla
                             exchange: Exchange::Events,
                             routing_key,
                             message_id: format!("{base}-replay-{id}"),
-                            payload: serde_json::to_value(&message)
-                                .map_err(|e| DbError::Task(e.to_string()))?,
+                            payload: serde_json::to_value(&message)?,
                             inbox_id: None,
                         },
                     )?;

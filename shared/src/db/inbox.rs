@@ -66,7 +66,7 @@ fn check_message(d: &Delivery, inbox_id: i64, ticket: i64) -> Result<Option<NewM
         exchange: Exchange::Events,
         routing_key: format!("{}.{}", d.provider.as_str(), d.event.routing_suffix),
         message_id: format!("inbox-{inbox_id}"),
-        payload: serde_json::to_value(&message).map_err(|e| DbError::Task(e.to_string()))?,
+        payload: serde_json::to_value(&message)?,
         inbox_id: Some(inbox_id),
     }))
 }

@@ -34,8 +34,17 @@ pub enum DbError {
     Unavailable(String),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
+    /// Something the code around the query found wrong (no underlying error to keep).
     #[error("database task failed: {0}")]
     Task(String),
+    /// The blocking task that ran the query panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    /// A message bound for the outbox could not be encoded.
+    #[error("cannot encode a message: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl DbError {
@@ -93,8 +102,7 @@ impl Db {
             let mut conn = pool.get()?;
             f(&mut conn)
         })
-        .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        .await?
     }
 
     /// `SELECT 1`, for readiness.
@@ -116,7 +124,7 @@ pub fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
     let result = conn
         .run_pending_migrations(MIGRATIONS)
         .map(|applied| applied.iter().map(ToString::to_string).collect())
-        .map_err(|e| DbError::Task(format!("migration failed: {e}")));
+        .map_err(DbError::Migration);
     diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
         .execute(&mut conn)?;
     result
@@ -129,9 +137,7 @@ pub async fn migrate_with_retry(url: &str, deadline: Duration) -> Result<(), DbE
     let mut delay = Duration::from_millis(250);
     loop {
         let url_owned = url.to_owned();
-        let attempt = tokio::task::spawn_blocking(move || run_migrations(&url_owned))
-            .await
-            .map_err(|e| DbError::Task(e.to_string()))?;
+        let attempt = tokio::task::spawn_blocking(move || run_migrations(&url_owned)).await?;
         match attempt {
             Ok(applied) => {
                 for name in &applied {
