@@ -59,6 +59,8 @@ write("webhook_mono", "credited-signed", framed(0, 1, 0, [("@secret", MONO_SECRE
 write("webhook_mono", "rotation-two-v1", framed(0, 0, 0, [("@secret", "whsec_new"), ("@secret", MONO_SECRET),
       ("Mono-Signature", sign(MONO_SECRET, NOW, MONO_FAILED) + ",v1=" + "00" * 32)], MONO_FAILED))
 write("webhook_mono", "header-only-garbage", framed(0, 0, 0, [("@secret", "k"), ("Mono-Signature", "t=1,v1=zz,v0=ab")], b"{}"))
+# Mono's free-text state holding NUL: PostgreSQL text refuses it (regression seed).
+write("webhook_mono", "mono-nul-state", framed(0, 1, 0, [("@secret", MONO_SECRET)], MONO_FAILED.replace(b'"state": "failed"', b'"state": "fail\\u0000ed"')))
 write("webhook_mono", "ignored-type", framed(0, 1, -300, [("@secret", MONO_SECRET)], MONO_OTHER))
 
 write("webhook_belvo", "transaction", framed(0, 1, 0, [JSON], BELVO_TX))

@@ -5,7 +5,8 @@
 # installs what is missing) — then runs the whole workspace's tests.
 #
 #   scripts/test.sh                          every test
-#   scripts/test.sh -p shared --lib money    extra arguments go to `cargo test --workspace`
+#   scripts/test.sh -p shared --lib money    extra arguments go to cargo test (without
+#                                            --workspace when they name packages)
 #
 # Safe to run any number of times; nothing but scripts/demo.sh (or nothing at
 # all) needs to have run before it.
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 case "${1:-}" in
   -h | --help)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 esac
@@ -23,5 +24,12 @@ printf '\033[1m==>\033[0m %s\n' "services for the tests (scripts/services.sh, wi
 # Not inherited from a caller that skipped the browser (demo.sh does): the report test needs it.
 SERVICES_SKIP_CHROMIUM=0 bash scripts/services.sh
 
-printf '\033[1m==>\033[0m %s\n' "cargo test --workspace $*"
-exec cargo test --workspace "$@"
+# --workspace unless packages are named (with --workspace, cargo ignores -p).
+scope=(--workspace)
+for arg in "$@"; do
+  case "$arg" in
+    -p | -p* | --package | --package=*) scope=() ;;
+  esac
+done
+printf '\033[1m==>\033[0m %s\n' "cargo test ${scope[*]} $*"
+exec cargo test "${scope[@]}" "$@"

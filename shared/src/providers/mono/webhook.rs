@@ -49,7 +49,14 @@ pub fn parse(body: &[u8]) -> Result<InboundEvent, PayloadError> {
         return Err(PayloadError::new("`event.data.id` (a string) is required"));
     }
     // Mono sends no event id: an event is its type, intent, state and update time.
-    let dedup_key = match (id, field("state"), field("updated_at")) {
+    // Those two are free text; one holding NUL (which PostgreSQL text refuses)
+    // would fail the insert, so such an event is keyed by its body instead.
+    let no_nul = |s: &&str| !s.contains('\0');
+    let dedup_key = match (
+        id,
+        field("state").filter(no_nul),
+        field("updated_at").filter(no_nul),
+    ) {
         (Some(id), Some(state), Some(updated_at)) => format!("{kind}:{id}:{state}:{updated_at}"),
         _ => format!("{kind}:body:{}", hex::encode(Sha256::digest(body))),
     };
@@ -103,6 +110,16 @@ mod tests {
         let a = parse(&body("collection_intent_failed", "failed", "T1")).unwrap();
         let b = parse(&body("collection_intent_failed", "failed", "T2")).unwrap();
         assert_ne!(a.dedup_key, b.dedup_key);
+    }
+
+    #[test]
+    fn a_nul_in_free_text_never_reaches_the_dedup_key() {
+        // PostgreSQL text cannot hold NUL (fuzz/: check_event; seed mono-nul-state).
+        let e = parse(&body("collection_intent_failed", "fail\u{0}ed", "T1")).unwrap();
+        assert!(!e.dedup_key.contains('\0'), "{:?}", e.dedup_key);
+        assert!(e.dedup_key.starts_with("collection_intent_failed:body:"));
+        let e = parse(&body("collection_intent_failed", "failed", "\u{0}")).unwrap();
+        assert!(!e.dedup_key.contains('\0'), "{:?}", e.dedup_key);
     }
 
     #[test]
