@@ -14,13 +14,27 @@ use crate::providers::webhook::{Dedup, InboundEvent};
 use crate::queue::message::{Cause, CheckMessage, Exchange};
 
 /// A delivery ready to store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Delivery {
     pub provider: Provider,
     pub event: InboundEvent,
     pub body: Vec<u8>,
     pub headers: serde_json::Value,
     pub auth_result: String,
+}
+
+/// The raw body and headers carry payer data (names, documents, e-mails):
+/// `Debug` shows only their size, so a stray `{:?}` cannot leak them.
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("provider", &self.provider)
+            .field("event_type", &self.event.event_type)
+            .field("object_id", &self.event.object_id)
+            .field("body_bytes", &self.body.len())
+            .field("auth_result", &self.auth_result)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What storing did, and the check message to publish after the commit (if one was queued).
@@ -421,4 +435,32 @@ pub fn mark_processed(
     .bind::<Nullable<Timestamptz>, _>(picked_at)
     .execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_neither_the_body_nor_the_headers() {
+        let d = Delivery {
+            provider: Provider::Mono,
+            event: InboundEvent {
+                event_type: "collection_intent_credited".to_owned(),
+                routing_suffix: "collection_intent_credited".to_owned(),
+                object_id: Some("cint_5dHsMj4uwhhujcVUTuw1OP".to_owned()),
+                dedup_key: "k".to_owned(),
+                dedup: Dedup::Permanent,
+                check: None,
+            },
+            body: br#"{"payer":{"document_number":"1033711400","email":"ana@example.com"}}"#
+                .to_vec(),
+            headers: serde_json::json!({"user-agent": "ana@example.com"}),
+            auth_result: "mono_signature:secret_1".to_owned(),
+        };
+        let shown = format!("{d:?}");
+        assert!(!shown.contains("1033711400"), "{shown}");
+        assert!(!shown.contains("ana@example.com"), "{shown}");
+        assert!(shown.contains("body_bytes"), "{shown}");
+    }
 }
