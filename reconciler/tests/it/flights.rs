@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use lapin::BasicProperties;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use shared::db::dead_letters::{self, Selection};
 use shared::db::inbox::{self, Delivery};
 use shared::domain::Provider;
@@ -202,30 +200,8 @@ async fn two_reconcilers_never_check_one_object_at_the_same_time() {
 /// Publishes `body` straight to `reconciler.dead`, as RabbitMQ does when it
 /// dead-letters a message that was never processed.
 async fn publish_dead(stack: &Stack, body: &[u8], message_id: &str) {
-    let conn = stack.broker.connect().await;
-    let ch = conn.create_channel().await.unwrap();
-    ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .unwrap();
-    let confirm = ch
-        .basic_publish(
-            "".into(),
-            stack.broker.topology.dead_queue().as_str().into(),
-            BasicPublishOptions {
-                mandatory: true,
-                immediate: false,
-            },
-            body,
-            BasicProperties::default()
-                .with_message_id(message_id.into())
-                .with_delivery_mode(2),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    assert!(confirm.is_ack());
-    let _ = conn.close(200, "sent".into()).await;
+    let dead = stack.broker.topology.dead_queue();
+    stack.publish_to("", &dead, body, message_id).await;
 }
 
 #[tokio::test]

@@ -200,6 +200,20 @@ impl Stack {
     }
 
     pub async fn publish_raw(&self, body: &[u8], message_id: &str, routing_key: &str) {
+        let exchange = self.broker.topology.events_exchange();
+        self.publish_to(&exchange, routing_key, body, message_id)
+            .await;
+    }
+
+    /// Publishes `body` with confirms to `exchange` (`""` is the default
+    /// exchange, where the routing key names a queue).
+    pub async fn publish_to(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        message_id: &str,
+    ) {
         let conn = self.broker.connect().await;
         let ch = conn.create_channel().await.unwrap();
         ch.confirm_select(ConfirmSelectOptions::default())
@@ -207,7 +221,7 @@ impl Stack {
             .unwrap();
         let confirm = ch
             .basic_publish(
-                self.broker.topology.events_exchange().as_str().into(),
+                exchange.into(),
                 routing_key.into(),
                 BasicPublishOptions {
                     mandatory: true,
