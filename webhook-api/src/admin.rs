@@ -49,16 +49,9 @@ async fn list(
     Ok(HttpResponse::Ok().json(json!({ "data": rows })))
 }
 
-async fn replay(
-    caller: Caller,
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(Access::Operate)?;
-    require_json(&req, false)?;
-    let body = read_limited(&req, payload, 64 * 1024).await?;
-    let v: Value = serde_json::from_slice(&body)
+/// `{"all": true}` (`None`: every pending letter) or `{"ids": [..]}` (1 to 1000 ids).
+fn parse_selection(body: &[u8]) -> Result<Option<Vec<i64>>, ApiError> {
+    let v: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::MalformedPayload(format!("the body is not valid JSON: {e}")))?;
     let all = v.get("all").and_then(Value::as_bool).unwrap_or(false);
     let ids: Option<Vec<i64>> = match v.get("ids") {
@@ -79,16 +72,26 @@ async fn replay(
             ));
         }
     };
-    let selection_ids = match (all, ids) {
-        (true, None) => None,
-        (false, Some(ids)) if !ids.is_empty() && ids.len() <= 1000 => Some(ids),
-        _ => {
-            return Err(ApiError::validation(
-                "ids",
-                "give either {\"all\": true} or {\"ids\": [1, 2]} (at most 1000 ids)",
-            ));
-        }
-    };
+    match (all, ids) {
+        (false, Some(ids)) if !ids.is_empty() && ids.len() <= 1000 => Ok(Some(ids)),
+        (true, None) => Ok(None),
+        _ => Err(ApiError::validation(
+            "ids",
+            "give either {\"all\": true} or {\"ids\": [1, 2]} (at most 1000 ids)",
+        )),
+    }
+}
+
+async fn replay(
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::Operate)?;
+    require_json(&req, false)?;
+    let body = read_limited(&req, payload, 64 * 1024).await?;
+    let selection_ids = parse_selection(&body)?;
     let outcome = state
         .db
         .run(move |conn| {

@@ -6,6 +6,18 @@ use futures_util::StreamExt as _;
 
 use crate::error::ApiError;
 
+/// Why a body was refused. Typed so the webhook pipeline can give each its own metric
+/// label; everywhere else it becomes an [`ApiError`] through `?`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("the body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    NotJson,
+}
+
 /// Parses the query string into `T`; a malformed one is 400 `malformed_payload`.
 pub fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     query_str(req.query_string())
@@ -18,14 +30,14 @@ pub fn query_str<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiEr
 }
 
 /// 413 straight from `Content-Length` when it is over the limit, before anything is read.
-pub fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
+pub fn check_declared_length(req: &HttpRequest, limit: usize) -> Result<(), BodyError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(n) if n > limit as u64 => Err(ApiError::PayloadTooLarge { limit }),
+        Some(n) if n > limit as u64 => Err(BodyError::TooLarge { limit }),
         _ => Ok(()),
     }
 }
@@ -36,14 +48,14 @@ pub async fn read_limited(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
-) -> Result<web::Bytes, ApiError> {
+) -> Result<web::Bytes, BodyError> {
     check_declared_length(req, limit)?;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::MalformedPayload(format!("the body could not be read: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| BodyError::Unreadable(format!("the body could not be read: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
+            return Err(BodyError::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
@@ -53,12 +65,12 @@ pub async fn read_limited(
 /// Whether the request declares a JSON body (`application/json`, any
 /// parameters, or a `+json` type). `missing_ok` accepts requests with no
 /// `Content-Type` at all.
-pub fn require_json(req: &HttpRequest, missing_ok: bool) -> Result<(), ApiError> {
+pub fn require_json(req: &HttpRequest, missing_ok: bool) -> Result<(), BodyError> {
     let Some(value) = req.headers().get(CONTENT_TYPE) else {
         return if missing_ok {
             Ok(())
         } else {
-            Err(ApiError::UnsupportedMediaType)
+            Err(BodyError::NotJson)
         };
     };
     let essence = value
@@ -74,6 +86,6 @@ pub fn require_json(req: &HttpRequest, missing_ok: bool) -> Result<(), ApiError>
     {
         Ok(())
     } else {
-        Err(ApiError::UnsupportedMediaType)
+        Err(BodyError::NotJson)
     }
 }

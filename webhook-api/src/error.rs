@@ -7,6 +7,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use shared::telemetry::ErrorChain;
 
+use crate::body::BodyError;
+use crate::webhooks::pipeline::Rejection;
+
 /// One invalid field of a request: its JSON path (`amount.currency`) and what is wrong.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FieldError {
@@ -83,6 +86,35 @@ impl From<shared::db::DbError> for ApiError {
             ApiError::Unavailable("the database is unavailable".to_owned())
         } else {
             ApiError::Internal(Box::new(e))
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
+            BodyError::Unreadable(message) => ApiError::MalformedPayload(message),
+            BodyError::NotJson => ApiError::UnsupportedMediaType,
+        }
+    }
+}
+
+/// What a refused webhook answers. Providers retry on 5xx only, so only a storage
+/// failure is one; every authentication failure is the same bare 401.
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::ProviderDisabled(p) => ApiError::ProviderDisabled(p.to_string()),
+            Rejection::NoRoute => ApiError::NoRoute,
+            Rejection::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
+            Rejection::Unauthorized(_) => ApiError::Unauthorized,
+            Rejection::Unreadable(message) => ApiError::MalformedPayload(message),
+            Rejection::UnsupportedMediaType => ApiError::UnsupportedMediaType,
+            Rejection::Malformed(e) => ApiError::MalformedPayload(e.0),
+            Rejection::StorageUnavailable(_) => {
+                ApiError::Unavailable("the event could not be stored".to_owned())
+            }
         }
     }
 }

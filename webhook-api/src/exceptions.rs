@@ -32,13 +32,8 @@ struct Page {
     next_cursor: Option<String>,
 }
 
-async fn list(
-    caller: Caller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(Access::ReadReports)?;
-    let q: Query = crate::body::query(&req)?;
+/// The filter and page size of `GET /v1/exceptions`; every invalid field in one 422.
+fn parse_list(q: Query) -> Result<(Filter, i64), ApiError> {
     let mut errors = FieldErrors::default();
     let mut filter = Filter::default();
     match q.status.as_deref() {
@@ -59,7 +54,17 @@ async fn list(
     filter.provider = ProviderParam::parse(q.provider.as_deref(), &mut errors);
     let Pagination { limit, cursor } = q.page.parse::<i64>(&mut errors);
     filter.before_id = cursor;
-    errors.finish(())?;
+    errors.finish((filter, limit))
+}
+
+async fn list(
+    caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::ReadReports)?;
+    let q: Query = crate::body::query(&req)?;
+    let (filter, limit) = parse_list(q)?;
     let rows = state
         .db
         .run(move |conn| exceptions::list(conn, &filter, limit + 1))
@@ -72,6 +77,25 @@ async fn list(
         None
     };
     Ok(HttpResponse::Ok().json(Page { data, next_cursor }))
+}
+
+/// The resolution note: required, at most 2000 characters, trimmed.
+fn parse_note(body: &[u8]) -> Result<String, ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::MalformedPayload(format!("the body is not valid JSON: {e}")))?;
+    match v.get("note") {
+        Some(Value::String(n)) if !n.trim().is_empty() && n.chars().count() <= 2000 => {
+            Ok(n.trim().to_owned())
+        }
+        Some(Value::String(n)) if !n.trim().is_empty() => Err(ApiError::validation(
+            "note",
+            "must have at most 2000 characters",
+        )),
+        _ => Err(ApiError::validation(
+            "note",
+            "is required: say what was done",
+        )),
+    }
 }
 
 async fn resolve(
@@ -88,25 +112,7 @@ async fn resolve(
         .map_err(|_| ApiError::NotFound("exception".to_owned()))?;
     require_json(&req, false)?;
     let body = read_limited(&req, payload, 16 * 1024).await?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::MalformedPayload(format!("the body is not valid JSON: {e}")))?;
-    let note = match v.get("note") {
-        Some(Value::String(n)) if !n.trim().is_empty() && n.chars().count() <= 2000 => {
-            n.trim().to_owned()
-        }
-        Some(Value::String(n)) if !n.trim().is_empty() => {
-            return Err(ApiError::validation(
-                "note",
-                "must have at most 2000 characters",
-            ));
-        }
-        _ => {
-            return Err(ApiError::validation(
-                "note",
-                "is required: say what was done",
-            ));
-        }
-    };
+    let note = parse_note(&body)?;
     let who = caller.label();
     let outcome = state
         .db

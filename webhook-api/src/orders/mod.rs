@@ -34,6 +34,33 @@ struct Created<'a> {
     warnings: &'a [String],
 }
 
+/// 201 for a new order, 200 for a replay of the same request, 409 for a clash.
+fn answer_create(outcome: CreateOutcome, warnings: &[String]) -> Result<HttpResponse, ApiError> {
+    match outcome {
+        CreateOutcome::Created(order) => {
+            tracing::info!(reference = %order.reference, provider = %order.provider, "order created");
+            Ok(HttpResponse::Created()
+                .insert_header((LOCATION, format!("/v1/orders/{}", order.reference)))
+                .json(Created {
+                    order: &order,
+                    warnings,
+                }))
+        }
+        CreateOutcome::Replayed(order) => Ok(HttpResponse::Ok().json(Created {
+            order: &order,
+            warnings,
+        })),
+        CreateOutcome::ReferenceConflict => Err(ApiError::Conflict {
+            code: "reference_conflict",
+            message: "an order with this reference already exists with a different body".to_owned(),
+        }),
+        CreateOutcome::PaymentIdConflict => Err(ApiError::Conflict {
+            code: "provider_payment_id_conflict",
+            message: "another order already expects this provider payment id".to_owned(),
+        }),
+    }
+}
+
 async fn create(
     caller: Caller,
     req: HttpRequest,
@@ -55,29 +82,7 @@ async fn create(
         .db
         .run(move |conn| orders::create(conn, &order, first_check_at))
         .await?;
-    match outcome {
-        CreateOutcome::Created(order) => {
-            tracing::info!(reference = %order.reference, provider = %order.provider, "order created");
-            Ok(HttpResponse::Created()
-                .insert_header((LOCATION, format!("/v1/orders/{}", order.reference)))
-                .json(Created {
-                    order: &order,
-                    warnings: &parsed.warnings,
-                }))
-        }
-        CreateOutcome::Replayed(order) => Ok(HttpResponse::Ok().json(Created {
-            order: &order,
-            warnings: &parsed.warnings,
-        })),
-        CreateOutcome::ReferenceConflict => Err(ApiError::Conflict {
-            code: "reference_conflict",
-            message: "an order with this reference already exists with a different body".to_owned(),
-        }),
-        CreateOutcome::PaymentIdConflict => Err(ApiError::Conflict {
-            code: "provider_payment_id_conflict",
-            message: "another order already expects this provider payment id".to_owned(),
-        }),
-    }
+    answer_create(outcome, &parsed.warnings)
 }
 
 async fn get(
