@@ -6,16 +6,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Timestamptz};
-use shared::db::DbError;
+use diesel::{Connection, PgConnection};
 use shared::db::checks::{self, OrderLink};
 use shared::db::exceptions::{self, NewException};
-use shared::db::inbox;
 use shared::db::models::{NewOrderEvent, OrderRow};
-use shared::db::orders as order_queries;
+use shared::db::orders::{self, CheckedOrder};
 use shared::db::outbox::{self, NewMessage, PendingMessage};
-use shared::db::schema::{order_events, orders, settlements};
+use shared::db::{DbError, inbox, order_events, settlements};
 use shared::domain::reconcile::{Observation, decide};
 use shared::domain::{Currency, ExceptionKind, Money, OrderState};
 use shared::providers::check::{PaymentReport, RecordedCall};
@@ -50,13 +47,7 @@ pub fn apply(
         // Lock the order before anything else touches it: inserting the calls
         // first would take a key-share lock through their foreign key, and two
         // checks of one order would then deadlock upgrading to this lock.
-        let order: Option<OrderRow> = orders::table
-            .filter(orders::provider.eq(report.provider.as_str()))
-            .filter(orders::provider_payment_id.eq(&report.payment_id))
-            .for_update()
-            .select(OrderRow::as_select())
-            .first(conn)
-            .optional()?;
+        let order = orders::lock_by_payment(conn, report.provider, &report.payment_id)?;
         let link = match &order {
             Some(o) => OrderLink::Known(o.id),
             None => OrderLink::None,
@@ -128,18 +119,13 @@ fn record_settlement(
     settlement_id: &str,
     order_id: Option<uuid::Uuid>,
 ) -> Result<bool, DbError> {
-    let inserted = diesel::insert_into(settlements::table)
-        .values((
-            settlements::provider.eq(report.provider.as_str()),
-            settlements::settlement_id.eq(settlement_id),
-            settlements::order_id.eq(order_id),
-            settlements::amount_minor.eq(report.amount.map(|m| m.minor_units())),
-            settlements::currency.eq(report.amount.map(|m| m.currency().code())),
-        ))
-        .on_conflict((settlements::provider, settlements::settlement_id))
-        .do_nothing()
-        .execute(conn)?;
-    Ok(inserted == 1)
+    settlements::record(
+        conn,
+        report.provider,
+        settlement_id,
+        order_id,
+        report.amount,
+    )
 }
 
 fn with_order(
@@ -178,15 +164,9 @@ fn with_order(
     // A second, distinct movement of money for the same order is a duplicate payment.
     if let Some(sid) = &report.settlement_id
         && record_settlement(conn, report, sid, Some(order.id))?
+        && settlements::others_for_order(conn, order.id, sid)? > 0
     {
-        let earlier: i64 = settlements::table
-            .filter(settlements::order_id.eq(order.id))
-            .filter(settlements::settlement_id.ne(sid))
-            .count()
-            .get_result(conn)?;
-        if earlier > 0 {
-            raised.push(ExceptionKind::DuplicatePayment);
-        }
+        raised.push(ExceptionKind::DuplicatePayment);
     }
 
     let state = decision.next.unwrap_or(current);
@@ -194,37 +174,31 @@ fn with_order(
     // A non-final status read after a final one is stale; it does not replace the status shown.
     let settled = current.is_final() || current == OrderState::NeedsReview;
     let provider_status = if settled && !report.maps_to.is_final() {
-        order.provider_status.clone()
+        order.provider_status.as_deref()
     } else {
-        Some(report.status.clone())
+        Some(report.status.as_str())
     };
-    let updated: OrderRow = diesel::update(orders::table.find(order.id))
-        .set((
-            orders::state.eq(state.as_str()),
-            orders::provider_status.eq(provider_status),
-            orders::pse_cus.eq(report.pse_cus.as_ref().or(order.pse_cus.as_ref())),
-            orders::bank_code.eq(report.bank_code.as_ref().or(order.bank_code.as_ref())),
-            orders::provider_amount_minor.eq(report
+    let updated = orders::record_check(
+        conn,
+        order.id,
+        &CheckedOrder {
+            state,
+            provider_status,
+            pse_cus: report.pse_cus.as_deref().or(order.pse_cus.as_deref()),
+            bank_code: report.bank_code.as_deref().or(order.bank_code.as_deref()),
+            provider_amount_minor: report
                 .amount
                 .map(|m| m.minor_units())
-                .or(order.provider_amount_minor)),
-            orders::last_checked_at.eq(now),
-            // The latest webhook about the order (for the report's webhook_received_at).
-            orders::last_webhook_at.eq(diesel::dsl::sql::<Nullable<Timestamptz>>(&match cause.inbox_id() {
-                Some(id) => format!(
-                    "GREATEST(last_webhook_at, (SELECT received_at FROM webhook_events WHERE id = {id}))"
-                ),
-                None => "last_webhook_at".to_owned(),
-            })),
-            orders::updated_at.eq(now),
-            orders::next_check_at.eq(if keep_checking {
+                .or(order.provider_amount_minor),
+            checked_at: now,
+            webhook_inbox_id: cause.inbox_id(),
+            next_check_at: if keep_checking {
                 order.next_check_at
             } else {
                 None
-            }),
-        ))
-        .returning(OrderRow::as_returning())
-        .get_result(conn)?;
+            },
+        },
+    )?;
 
     for kind in &raised {
         exceptions::open(
@@ -236,8 +210,9 @@ fn with_order(
     let moved = decision.next.map(|next| (current, next));
     let mut message = None;
     if let Some((from, to)) = moved {
-        let event_id: i64 = diesel::insert_into(order_events::table)
-            .values(NewOrderEvent {
+        let event_id = order_events::append(
+            conn,
+            &NewOrderEvent {
                 order_id: order.id,
                 from_state: Some(from.as_str()),
                 to_state: to.as_str(),
@@ -246,12 +221,11 @@ fn with_order(
                 webhook_event_id: cause.inbox_id(),
                 at: now,
                 order_created_at: order.created_at,
-            })
-            .returning(order_events::id)
-            .get_result(conn)?;
+            },
+        )?;
         // The merchant's other systems hear about it through the outbox, so the
         // announcement commits with the change and is never lost.
-        if let Some(json) = order_queries::with_details(conn, vec![updated])?.pop() {
+        if let Some(json) = orders::with_details(conn, vec![updated])?.pop() {
             message = outbox::insert(
                 conn,
                 &NewMessage {

@@ -14,7 +14,7 @@ use lapin::types::FieldTable;
 use sha2::{Digest, Sha256};
 use shared::db::dead_letters::{self, NewDeadLetter};
 use shared::db::exceptions::{self, NewException};
-use shared::db::schema::orders;
+use shared::db::orders;
 use shared::db::{DbError, flights, inbox};
 use shared::domain::ExceptionKind;
 use shared::queue::message::CheckMessage;
@@ -138,12 +138,7 @@ pub fn archive(
             return Ok(None);
         };
         let target = &message.target;
-        let order_id: Option<uuid::Uuid> = orders::table
-            .filter(orders::provider.eq(target.provider.as_str()))
-            .filter(orders::provider_payment_id.eq(&target.object_id))
-            .select(orders::id)
-            .first(conn)
-            .optional()?;
+        let order_id = orders::id_by_payment(conn, target.provider, &target.object_id)?;
         exceptions::open(
             conn,
             &NewException {

@@ -6,10 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use diesel::prelude::*;
 use serde_json::json;
-use shared::db::outbox;
-use shared::db::schema::orders;
+use shared::db::{orders, outbox};
 use shared::health::Readiness;
 
 use crate::context::Ctx;
@@ -54,13 +52,7 @@ async fn metrics(state: web::Data<OpsState>) -> HttpResponse {
     let refreshed = state
         .ctx
         .db
-        .run(|conn| {
-            let counts: Vec<(String, i64)> = orders::table
-                .group_by(orders::state)
-                .select((orders::state, diesel::dsl::count_star()))
-                .load(conn)?;
-            Ok((counts, outbox::backlog(conn)?))
-        })
+        .run(|conn| Ok((orders::counts_by_state(conn)?, outbox::backlog(conn)?)))
         .await;
     if let Ok((counts, backlog)) = refreshed {
         for state in shared::domain::OrderState::ALL {

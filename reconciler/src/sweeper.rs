@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use diesel::{Connection, PgConnection};
 use shared::db::DbError;
 use shared::db::exceptions::{self, NewException};
 use shared::db::flights::{self, Requested};
+use shared::db::orders::{self, DueOrder};
 use shared::db::outbox::{self, NewMessage, PendingMessage};
-use shared::db::schema::orders;
 use shared::domain::{ExceptionKind, OrderState, Provider};
 use shared::providers::webhook::CheckTarget;
 use shared::queue::message::{Cause, CheckMessage, Exchange};
@@ -43,7 +42,9 @@ pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
                     tracing::info!(queued, stale, "sweep queued re-checks");
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "sweep failed; will retry next interval"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweep failed; will retry next interval")
+                }
             }
         }
     }
@@ -55,23 +56,14 @@ async fn keep_leadership(ctx: &Ctx, held: Option<PgConnection>) -> Option<PgConn
     let url = ctx.config.database_url.expose().to_owned();
     tokio::task::spawn_blocking(move || {
         if let Some(mut conn) = held {
-            if diesel::sql_query("SELECT 1").execute(&mut conn).is_ok() {
+            if shared::db::ping(&mut conn).is_ok() {
                 return Some(conn);
             }
             tracing::warn!("lost the sweeper's database session; re-electing");
         }
         let mut conn = PgConnection::establish(&url).ok()?;
-        #[derive(QueryableByName)]
-        struct Locked {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            locked: bool,
-        }
-        let got: Locked = diesel::sql_query(format!(
-            "SELECT pg_try_advisory_lock({SWEEPER_LOCK_KEY}) AS locked"
-        ))
-        .get_result(&mut conn)
-        .ok()?;
-        if got.locked {
+        let locked = shared::db::try_session_lock(&mut conn, SWEEPER_LOCK_KEY).ok()?;
+        if locked {
             tracing::info!("this reconciler is the active sweeper");
             Some(conn)
         } else {
@@ -149,22 +141,6 @@ pub async fn sweep(ctx: &Ctx) -> Result<SweepSummary, DbError> {
     }
 }
 
-#[derive(QueryableByName)]
-struct Due {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: uuid::Uuid,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    provider: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    provider_payment_id: String,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    state: String,
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    check_count: i32,
-    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
-    created_at: DateTime<Utc>,
-}
-
 /// Re-checks coalesced per provider in one batch, for `checks_coalesced_total`.
 type Coalesced = Vec<(Provider, u64)>;
 
@@ -175,24 +151,15 @@ fn sweep_batch(
     grace: Duration,
     now: DateTime<Utc>,
 ) -> Result<(SweepSummary, Vec<PendingMessage>, Coalesced), DbError> {
-    let names: Vec<&str> = enabled.iter().map(|(p, _)| p.as_str()).collect();
+    let providers: Vec<Provider> = enabled.iter().map(|(p, _)| *p).collect();
     conn.transaction(|conn| {
-        let due: Vec<Due> = diesel::sql_query(
-            "SELECT id, provider, provider_payment_id, state, check_count, created_at FROM orders \
-             WHERE next_check_at <= $1 AND state IN ('pending', 'processing', 'expired') \
-               AND provider = ANY($2) \
-             ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED",
-        )
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&names)
-        .bind::<diesel::sql_types::BigInt, _>(BATCH)
-        .load(conn)?;
+        let due = orders::lock_due(conn, now, &providers, BATCH)?;
         let mut summary = SweepSummary::default();
         let mut messages = Vec::new();
-        let at = |d: &Due, offset: Duration| d.created_at + chrono::Duration::from_std(offset).unwrap_or_default();
+        let at = |d: &DueOrder, offset: Duration| d.created_at + chrono::Duration::from_std(offset).unwrap_or_default();
         summary.handled = due.len();
         // The re-checks due now, asked for in one request (flight rows locked in key order).
-        let mut rechecks: Vec<(&Due, usize, CheckTarget)> = Vec::new();
+        let mut rechecks: Vec<(&DueOrder, usize, CheckTarget)> = Vec::new();
         for order in &due {
             let Ok(provider) = order.provider.parse::<Provider>() else { continue };
             let n = usize::try_from(order.check_count).unwrap_or(0);
@@ -238,9 +205,7 @@ fn sweep_batch(
                     )?;
                     summary.stale += 1;
                 }
-                diesel::update(orders::table.find(order.id))
-                    .set(orders::next_check_at.eq(None::<DateTime<Utc>>))
-                    .execute(conn)?;
+                orders::end_schedule(conn, order.id)?;
             }
         }
         let targets: Vec<&CheckTarget> = rechecks.iter().map(|(_, _, t)| t).collect();
@@ -283,9 +248,7 @@ fn sweep_batch(
                 .get(n + 1)
                 .map(|o| at(order, *o))
                 .unwrap_or_else(|| at(order, offsets[offsets.len() - 1] + grace));
-            diesel::update(orders::table.find(order.id))
-                .set((orders::check_count.eq(order.check_count + 1), orders::next_check_at.eq(next)))
-                .execute(conn)?;
+            orders::advance_schedule(conn, order.id, order.check_count + 1, next)?;
         }
         Ok((summary, messages, coalesced))
     })

@@ -8,8 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Datelike as _, NaiveDate};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
-use shared::report::output::{Format, write_report};
+use shared::report::output::Format;
+use shared::report::stream::{self, Failure};
 use shared::report::{Scope, default_date};
+use tokio::sync::mpsc;
 
 use crate::auth::{Access, Caller};
 use crate::error::ApiError;
@@ -71,38 +73,18 @@ async fn reconciliation(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Access::ReadReports)?;
     let (scope, format) = parse(&req)?;
-    let pool = state.db.pool().clone();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, Failure>>(8);
-    tokio::task::spawn_blocking(move || {
-        let mut conn = match pool.get() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "report: no database connection");
-                let _ = tx.blocking_send(Err(Failure::Unavailable));
-                return;
-            }
-        };
-        let mut emit = |chunk: Vec<u8>| tx.blocking_send(Ok(web::Bytes::from(chunk))).is_ok();
-        match write_report(&mut conn, &scope, format, &mut emit) {
-            Ok(rows) => {
-                tracing::info!(date = %scope.date, rows, format = format.extension(), "report served")
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "report failed");
-                let failure = if e.is_unavailable() {
-                    Failure::Unavailable
-                } else {
-                    Failure::Internal
-                };
-                let _ = tx.blocking_send(Err(failure));
-            }
-        }
-    });
-    // The status line waits for the first output: `write_report` emits
-    // nothing until the summary is computed and the first rows are read, so a
-    // failure there (no connection, an overflow, a bad query) is a clean 5xx
-    // rather than a 200 cut short. Only a later batch can still fail mid-stream.
-    let first = match rx.recv().await {
+    let output = stream::spawn(&state.db, scope, format);
+    respond(output, &scope, format).await
+}
+
+/// The status line waits for the first output (see `stream::spawn`), so a failure before
+/// it is a clean 5xx rather than a 200 cut short.
+async fn respond(
+    mut output: mpsc::Receiver<Result<Vec<u8>, Failure>>,
+    scope: &Scope,
+    format: Format,
+) -> Result<HttpResponse, ApiError> {
+    let first = match output.recv().await {
         Some(Ok(chunk)) => chunk,
         Some(Err(Failure::Unavailable)) => {
             return Err(ApiError::Unavailable(
@@ -116,9 +98,12 @@ async fn reconciliation(
         }
         None => return Err(ApiError::Internal("report task ended early".into())),
     };
-    let rest = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
-        .map(|item| item.map_err(|_| std::io::Error::other("report failed while streaming")));
-    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(first)]).chain(rest);
+    let rest = futures_util::stream::poll_fn(move |cx| output.poll_recv(cx)).map(|item| {
+        item.map(web::Bytes::from)
+            .map_err(|_| std::io::Error::other("report failed while streaming"))
+    });
+    let body =
+        futures_util::stream::iter([Ok::<_, std::io::Error>(web::Bytes::from(first))]).chain(rest);
     let mut response = HttpResponse::Ok();
     response.content_type(format.content_type());
     if format != Format::Html {
@@ -133,13 +118,6 @@ async fn reconciliation(
         }
     }
     Ok(response.streaming(body))
-}
-
-/// Why the report task stopped; the detail is logged where it happened.
-#[derive(Debug, Clone, Copy)]
-enum Failure {
-    Unavailable,
-    Internal,
 }
 
 #[cfg(test)]

@@ -57,6 +57,18 @@ pub fn open(conn: &mut PgConnection, e: &NewException) -> Result<Option<i64>, Db
         .optional()?)
 }
 
+/// Every exception of the orders in `ids`, oldest first, in one query (for the order JSON).
+pub fn for_orders(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<super::models::ExceptionRow>, DbError> {
+    Ok(rx::table
+        .filter(rx::order_id.eq_any(ids))
+        .order(rx::id)
+        .select(super::models::ExceptionRow::as_select())
+        .load(conn)?)
+}
+
 /// An exception as the API shows it.
 #[derive(Debug, Clone, serde::Serialize, QueryableByName)]
 pub struct ExceptionView {

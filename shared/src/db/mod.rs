@@ -7,9 +7,11 @@ pub mod exceptions;
 pub mod flights;
 pub mod inbox;
 pub mod models;
+pub mod order_events;
 pub mod orders;
 pub mod outbox;
 pub mod schema;
+pub mod settlements;
 
 use std::time::Duration;
 
@@ -107,12 +109,28 @@ impl Db {
 
     /// `SELECT 1`, for readiness.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.run(|conn| {
-            diesel::sql_query("SELECT 1").execute(conn)?;
-            Ok(())
-        })
-        .await
+        self.run(|conn| ping(conn)).await
     }
+}
+
+/// `SELECT 1`: whether the session still answers.
+pub fn ping(conn: &mut PgConnection) -> Result<(), DbError> {
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
+}
+
+/// Takes the session-level advisory lock `key` if no other session holds it. It lives as
+/// long as the session, so a crashed holder frees it at once.
+pub fn try_session_lock(conn: &mut PgConnection, key: i64) -> Result<bool, DbError> {
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    let got: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .get_result(conn)?;
+    Ok(got.locked)
 }
 
 /// Applies pending migrations under a session advisory lock. Safe when several

@@ -1,4 +1,11 @@
-//! Orders: idempotent creation, lookup with history and exceptions, and listing.
+//! Orders: idempotent creation, lookup with history and exceptions, and listing; what the
+//! reconciler and the sweeper do to an order is in [`checks`] and [`schedule`].
+
+mod checks;
+mod schedule;
+
+pub use checks::{CheckedOrder, counts_by_state, id_by_payment, lock_by_payment, record_check};
+pub use schedule::{DueOrder, advance_schedule, end_schedule, lock_due};
 
 use std::collections::HashMap;
 
@@ -8,9 +15,9 @@ use diesel::prelude::*;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::DbError;
 use super::models::{ExceptionRow, NewOrderEvent, NewOrderRow, OrderEventRow, OrderRow};
-use super::schema::{order_events, orders, reconciliation_exceptions};
+use super::schema::orders;
+use super::{DbError, exceptions, order_events};
 use crate::domain::{NewOrder, OrderState, Provider};
 
 /// The order as the API and the `pse.orders` exchange show it (docs/ARCHITECTURE.md, "The order as published").
@@ -146,8 +153,9 @@ pub fn create(
             .get_result(conn)
             .optional()?;
         if let Some(order) = inserted {
-            diesel::insert_into(order_events::table)
-                .values(NewOrderEvent {
+            order_events::append(
+                conn,
+                &NewOrderEvent {
                     order_id: order.id,
                     from_state: None,
                     to_state: OrderState::Pending.as_str(),
@@ -156,8 +164,8 @@ pub fn create(
                     webhook_event_id: None,
                     at: now,
                     order_created_at: order.created_at,
-                })
-                .execute(conn)?;
+                },
+            )?;
             let detail = with_details(conn, vec![order])?.pop();
             return detail
                 .map(|d| CreateOutcome::Created(Box::new(d)))
@@ -216,24 +224,14 @@ pub fn with_details(
 ) -> Result<Vec<OrderJson>, DbError> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut history: HashMap<Uuid, Vec<HistoryJson>> = HashMap::new();
-    for e in order_events::table
-        .filter(order_events::order_id.eq_any(&ids))
-        .order((order_events::order_id, order_events::id))
-        .select(OrderEventRow::as_select())
-        .load(conn)?
-    {
+    for e in order_events::for_orders(conn, &ids)? {
         history
             .entry(e.order_id)
             .or_default()
             .push(HistoryJson::from(&e));
     }
     let mut exceptions: HashMap<Uuid, Vec<ExceptionJson>> = HashMap::new();
-    for e in reconciliation_exceptions::table
-        .filter(reconciliation_exceptions::order_id.eq_any(&ids))
-        .order(reconciliation_exceptions::id)
-        .select(ExceptionRow::as_select())
-        .load(conn)?
-    {
+    for e in exceptions::for_orders(conn, &ids)? {
         if let Some(order_id) = e.order_id {
             exceptions
                 .entry(order_id)

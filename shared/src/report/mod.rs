@@ -10,6 +10,7 @@
 pub mod csv;
 pub mod html;
 pub mod output;
+pub mod stream;
 
 use std::collections::BTreeMap;
 
