@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// A provider the product knows. Adding a fourth provider adds a variant here
-/// and a module under `providers/` registered in `providers::registry`.
+/// and a module under `providers/` registered in `providers::registration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {

@@ -1,6 +1,6 @@
 //! One folder per provider, each implementing [`Connector`]. Adding a fourth
 //! provider means a new folder implementing the trait, a `Provider` variant,
-//! and one line in [`Connectors::from_config`].
+//! and one arm in [`registration`] (README, "Adding a provider").
 
 pub mod belvo;
 pub mod check;
@@ -74,6 +74,39 @@ pub trait Connector: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<PaymentReport>, CheckError>>;
 }
 
+/// Everything the product needs to know about a provider besides its [`Connector`]
+/// behaviour: how to build it and what an order for it may carry.
+struct Registration {
+    connector: fn(&Config, reqwest::Client) -> Arc<dyn Connector>,
+    /// Checks the id a merchant registers (collection intent id, payment intent id,
+    /// charge token).
+    validate_payment_id: fn(&str) -> Result<(), &'static str>,
+    /// The product-wide range, narrowed where the provider documents tighter limits.
+    amount_limits: AmountLimits,
+}
+
+/// The provider registry: one arm per provider. The match is exhaustive, so a new
+/// `Provider` variant does not compile until it is registered here.
+fn registration(provider: Provider) -> Registration {
+    match provider {
+        Provider::Mono => Registration {
+            connector: |config, http| Arc::new(mono::Mono::new(config.mono.clone(), http)),
+            validate_payment_id: mono::validate_payment_id,
+            amount_limits: AmountLimits::ORDER,
+        },
+        Provider::Belvo => Registration {
+            connector: |config, http| Arc::new(belvo::Belvo::new(config.belvo.clone(), http)),
+            validate_payment_id: belvo::validate_payment_id,
+            amount_limits: AmountLimits::ORDER,
+        },
+        Provider::Tpaga => Registration {
+            connector: |config, http| Arc::new(tpaga::Tpaga::new(config.tpaga.clone(), http)),
+            validate_payment_id: tpaga::validate_payment_id,
+            amount_limits: AmountLimits::ORDER.narrowed(tpaga::AMOUNT_LIMITS),
+        },
+    }
+}
+
 /// The enabled providers, by name.
 #[derive(Clone, Default)]
 pub struct Connectors {
@@ -84,20 +117,12 @@ impl Connectors {
     /// Registers every provider whose configuration is complete; the others
     /// stay disabled. `client` carries the connect and total timeouts.
     pub fn from_config(config: &Config, client: reqwest::Client) -> Self {
-        let mut c = Self::default();
-        for provider in Provider::ALL {
-            if !config.provider_enabled(provider) {
-                continue;
-            }
-            let client = client.clone();
-            let connector: Arc<dyn Connector> = match provider {
-                Provider::Mono => Arc::new(mono::Mono::new(config.mono.clone(), client)),
-                Provider::Belvo => Arc::new(belvo::Belvo::new(config.belvo.clone(), client)),
-                Provider::Tpaga => Arc::new(tpaga::Tpaga::new(config.tpaga.clone(), client)),
-            };
-            c.by_provider.insert(provider, connector);
-        }
-        c
+        let by_provider = Provider::ALL
+            .into_iter()
+            .filter(|p| config.provider_enabled(*p))
+            .map(|p| (p, (registration(p).connector)(config, client.clone())))
+            .collect();
+        Self { by_provider }
     }
 
     pub fn get(&self, provider: Provider) -> Option<&Arc<dyn Connector>> {
@@ -112,18 +137,11 @@ impl Connectors {
 /// Checks the id a merchant registers for `provider` (collection intent id,
 /// payment intent id or charge token).
 pub fn validate_payment_id(provider: Provider, id: &str) -> Result<(), &'static str> {
-    match provider {
-        Provider::Mono => mono::validate_payment_id(id),
-        Provider::Belvo => belvo::validate_payment_id(id),
-        Provider::Tpaga => tpaga::validate_payment_id(id),
-    }
+    (registration(provider).validate_payment_id)(id)
 }
 
 /// The amounts an order for `provider` may have: the product-wide range,
 /// narrowed where the provider documents tighter limits.
 pub fn amount_limits(provider: Provider) -> AmountLimits {
-    match provider {
-        Provider::Mono | Provider::Belvo => AmountLimits::ORDER,
-        Provider::Tpaga => AmountLimits::ORDER.narrowed(tpaga::AMOUNT_LIMITS),
-    }
+    registration(provider).amount_limits
 }
