@@ -94,7 +94,14 @@ pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
             return;
         }
         let started = Instant::now();
-        match serve(&transport, &settings, &mut shutdown, checks_handler(ctx.clone())).await {
+        match serve(
+            &transport,
+            &settings,
+            &mut shutdown,
+            checks_handler(ctx.clone()),
+        )
+        .await
+        {
             Ok(Ended::Shutdown) => return,
             Ok(Ended::Disconnected) => {}
             Err(e) => tracing::warn!(error = %ErrorChain(&e), "consumer failed; reconnecting"),
@@ -455,9 +462,18 @@ mod tests {
         serve_until(&memory, &s, panicking, |m| m.acked() == 5).await;
         let retried = memory.messages(&retry);
         assert_eq!(retried.len(), 5);
-        assert!(retried.iter().all(|m| m.header_i64(ATTEMPT_HEADER) == Some(1)));
+        assert!(
+            retried
+                .iter()
+                .all(|m| m.header_i64(ATTEMPT_HEADER) == Some(1))
+        );
         assert_eq!(memory.unsettled(), 0);
-        let panics = s.metrics.queue.handler_panics.with_label_values(&[&s.queue]).get();
+        let panics = s
+            .metrics
+            .queue
+            .handler_panics
+            .with_label_values(&[&s.queue])
+            .get();
         assert_eq!(panics, 5);
     }
 
@@ -471,7 +487,10 @@ mod tests {
         serve_until(&memory, &s, panicking, |m| m.acked() == 1).await;
         let dead = memory.messages(&s.topology.dead_queue());
         assert_eq!(dead.len(), 1);
-        assert_eq!(dead[0].header_str(DEAD_REASON_HEADER), Some("handler_panicked"));
+        assert_eq!(
+            dead[0].header_str(DEAD_REASON_HEADER),
+            Some("handler_panicked")
+        );
     }
 
     fn to_retry(_: Message, attempt: usize) -> BoxFuture<'static, Route> {
@@ -492,10 +511,18 @@ mod tests {
         memory.fail_sends(2);
         let started = Instant::now();
         serve_until(&memory, &s, to_retry, |m| m.acked() == 1).await;
-        assert!(started.elapsed() >= Duration::from_millis(1250), "waited between tries");
+        assert!(
+            started.elapsed() >= Duration::from_millis(1250),
+            "waited between tries"
+        );
         assert_eq!(memory.messages("retry").len(), 1);
         assert_eq!(memory.requeued(), 0);
-        let failures = s.metrics.queue.forward_failures.with_label_values(&["retry"]).get();
+        let failures = s
+            .metrics
+            .queue
+            .forward_failures
+            .with_label_values(&["retry"])
+            .get();
         assert_eq!(failures, 2);
     }
 
@@ -509,8 +536,16 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         memory.kill_producers();
         let ended = tokio::time::timeout(Duration::from_secs(5), session).await;
-        assert!(matches!(ended, Ok(Ok(Ok(Ended::Disconnected)))), "the session noticed");
-        let restarts = s.metrics.queue.reconnects.with_label_values(&[&s.queue]).get();
+        assert!(
+            matches!(ended, Ok(Ok(Ok(Ended::Disconnected)))),
+            "the session noticed"
+        );
+        let restarts = s
+            .metrics
+            .queue
+            .reconnects
+            .with_label_values(&[&s.queue])
+            .get();
         assert_eq!(restarts, 1);
     }
 

@@ -102,7 +102,10 @@ impl TestBroker {
     /// Declares the topology now, so queues exist before anything publishes.
     pub async fn declare(&self) {
         let conn = self.connect().await;
-        self.topology.declare(&conn).await.expect("declare topology");
+        self.topology
+            .declare(&conn)
+            .await
+            .expect("declare topology");
         let _ = conn.close(200, "declared".into()).await;
     }
 

@@ -152,12 +152,22 @@ async fn the_unrouted_copy_is_capped_and_keeps_the_newest() {
         .unwrap();
     for i in 0..12 {
         let body = format!("{i}");
-        publish_confirmed(&ch, &broker.topology.orders_exchange(), "order.paid", body.as_bytes()).await;
+        publish_confirmed(
+            &ch,
+            &broker.topology.orders_exchange(),
+            "order.paid",
+            body.as_bytes(),
+        )
+        .await;
     }
     let queue = broker.topology.orders_unrouted_queue();
     assert_eq!(depth_of(&conn, &queue).await, Some(5));
     let oldest = get_one(&ch, &queue, Duration::from_secs(2)).await;
-    assert_eq!(oldest.as_deref(), Some(&b"7"[..]), "the oldest were dropped");
+    assert_eq!(
+        oldest.as_deref(),
+        Some(&b"7"[..]),
+        "the oldest were dropped"
+    );
 }
 
 #[tokio::test]
@@ -193,7 +203,11 @@ async fn the_old_unbounded_queue_stops_growing_and_goes_once_empty() {
 
     broker.topology.declare(&conn).await.unwrap();
     publish_confirmed(&ch, &orders, "order.paid", b"after").await;
-    assert_eq!(depth_of(&conn, &legacy).await, Some(1), "no longer fed, not yet deleted");
+    assert_eq!(
+        depth_of(&conn, &legacy).await,
+        Some(1),
+        "no longer fed, not yet deleted"
+    );
     let fresh = broker.topology.orders_unrouted_queue();
     assert_eq!(depth_of(&conn, &fresh).await, Some(2));
 
@@ -281,7 +295,11 @@ async fn a_dead_queue_declared_by_an_earlier_version_is_kept_as_it_is() {
 #[tokio::test]
 async fn queue_depths_are_exported_for_every_declared_queue() {
     let broker = TestBroker::new(vec![Duration::from_secs(60)]);
-    let supervised = Broker::start(Secret::new(broker.url.clone()), broker.topology.clone(), "depth-test");
+    let supervised = Broker::start(
+        Secret::new(broker.url.clone()),
+        broker.topology.clone(),
+        "depth-test",
+    );
     assert!(supervised.connected(Duration::from_secs(10)).await);
     let conn = broker.connect().await;
     let ch = conn.create_channel().await.unwrap();

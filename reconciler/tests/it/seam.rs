@@ -40,11 +40,7 @@ async fn fixture() -> Fixture {
     let no_broker = ToggleProxy::start("127.0.0.1:5672", false).await;
     let pg = reqwest::Url::parse(&db.url).unwrap();
     let db_proxy = ToggleProxy::start(
-        &format!(
-            "{}:{}",
-            pg.host_str().unwrap(),
-            pg.port().unwrap_or(5432)
-        ),
+        &format!("{}:{}", pg.host_str().unwrap(), pg.port().unwrap_or(5432)),
         true,
     )
     .await;
@@ -175,7 +171,10 @@ async fn a_check_is_acked_only_after_its_effect_is_committed() {
 async fn a_failed_check_goes_to_its_delay_queue_counting_the_attempt() {
     let f = fixture().await;
     let (reference, message) = f.payment(None).await;
-    f.admin.fault(&Fault::status("mono", 503, 100)).await.unwrap();
+    f.admin
+        .fault(&Fault::status("mono", 503, 100))
+        .await
+        .unwrap();
     f.memory.push(&f.topology().events_queue(), message);
     let (_stop, _task) = f.consume();
     let retried = f.wait_in(&f.topology().retry_queue(0).unwrap(), 1).await;
@@ -193,7 +192,10 @@ async fn a_failed_check_goes_to_its_delay_queue_counting_the_attempt() {
 async fn the_last_attempt_dead_letters_and_a_malformed_message_too() {
     let f = fixture().await;
     let (_, message) = f.payment(None).await;
-    f.admin.fault(&Fault::status("mono", 503, 100)).await.unwrap();
+    f.admin
+        .fault(&Fault::status("mono", 503, 100))
+        .await
+        .unwrap();
     let events = f.topology().events_queue();
     f.memory
         .push(&events, message.with_header(ATTEMPT_HEADER, Header::Int(2)));
@@ -203,7 +205,11 @@ async fn the_last_attempt_dead_letters_and_a_malformed_message_too() {
     f.wait_acked(2).await;
     let mut reasons: Vec<_> = dead
         .iter()
-        .map(|m| m.header_str(DEAD_REASON_HEADER).unwrap_or_default().to_owned())
+        .map(|m| {
+            m.header_str(DEAD_REASON_HEADER)
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect();
     reasons.sort();
     assert_eq!(reasons, ["retries_exhausted", "unparseable"]);
@@ -226,7 +232,9 @@ async fn the_archiver_holds_a_dead_letter_while_the_database_is_down() {
     let (stop, mut rx) = watch::channel(false);
     let (memory, ctx) = (f.memory.clone(), f.ctx.clone());
     let task = tokio::spawn(async move {
-        reconciler::archiver::drain(&ctx, &memory, &mut rx).await.is_ok()
+        reconciler::archiver::drain(&ctx, &memory, &mut rx)
+            .await
+            .is_ok()
     });
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(f.memory.requeued(), 0, "held, not requeued in a loop");
@@ -243,4 +251,87 @@ async fn the_archiver_holds_a_dead_letter_while_the_database_is_down() {
     assert_eq!(archived, 1);
     stop.send(true).unwrap();
     assert!(task.await.unwrap());
+}
+
+#[tokio::test]
+async fn on_rabbitmq_a_panicking_handler_sends_its_delivery_to_retry() {
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    use shared::queue::amqp::AmqpTransport;
+    use shared::queue::{Broker, Topology};
+
+    let broker = TestBroker::new(vec![Duration::from_secs(60)]);
+    broker.declare().await;
+    let supervised = Broker::start(
+        shared::secret::Secret::new(broker.url.clone()),
+        broker.topology.clone(),
+        "panic-test",
+    );
+    assert!(supervised.connected(Duration::from_secs(10)).await);
+    let topology: Topology = broker.topology.clone();
+    let settings = Settings {
+        queue: topology.events_queue(),
+        prefetch: 1,
+        tag: "panic-test".to_owned(),
+        topology: topology.clone(),
+        metrics: Arc::new(shared::metrics::Metrics::new()),
+    };
+    let (stop, mut rx) = watch::channel(false);
+    let transport = AmqpTransport::new(supervised.clone());
+    let (s, t) = (settings.clone(), transport.clone());
+    let session = tokio::spawn(async move {
+        let panicking =
+            |_: Message, _: usize| -> futures_util::future::BoxFuture<'static, consumer::Route> {
+                Box::pin(async { panic!("handler bug") })
+            };
+        consumer::serve(&t, &s, &mut rx, panicking).await.is_ok()
+    });
+
+    let conn = broker.connect().await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    // Two messages through a prefetch of one: a held delivery would block the second.
+    for body in [&b"{}"[..], &b"[]"[..]] {
+        ch.basic_publish(
+            "".into(),
+            topology.events_queue().as_str().into(),
+            BasicPublishOptions::default(),
+            body,
+            lapin::BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let retry = topology.retry_queue(0).unwrap();
+    let moved = wait_for(Duration::from_secs(10), || {
+        let ch = ch.clone();
+        let retry = retry.clone();
+        async move {
+            let q = ch
+                .queue_declare(retry.as_str().into(), passive, FieldTable::default())
+                .await
+                .unwrap();
+            (q.message_count() == 2).then_some(())
+        }
+    })
+    .await;
+    assert!(moved.is_some(), "both deliveries went to the retry queue");
+    let panics = settings
+        .metrics
+        .queue
+        .handler_panics
+        .with_label_values(&[&settings.queue])
+        .get();
+    assert_eq!(panics, 2);
+    stop.send(true).unwrap();
+    assert!(session.await.unwrap());
+    supervised.close().await;
 }

@@ -243,8 +243,7 @@ mod tests {
         assert_eq!(again.message.body, b"a", "requeued to the head");
         drop(again);
         assert_eq!(t.unsettled(), 1);
-        let blocked =
-            tokio::time::timeout(std::time::Duration::from_millis(100), c.next()).await;
+        let blocked = tokio::time::timeout(std::time::Duration::from_millis(100), c.next()).await;
         assert!(blocked.is_err(), "the only prefetch slot is still held");
     }
 }
