@@ -40,9 +40,8 @@ pub async fn delete_topology() -> Result<(), String> {
 
 pub async fn declare_topology() -> Result<(), String> {
     let conn = connect().await?;
-    let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
     topology()
-        .declare(&ch)
+        .declare(&conn)
         .await
         .map_err(|e| format!("declare topology: {e}"))?;
     let _ = conn.close(200, "bench".into()).await;

@@ -4,115 +4,163 @@
 //! is archived the same way; operators list and replay from the table.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use futures_util::StreamExt as _;
-use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
-use lapin::types::FieldTable;
 use sha2::{Digest, Sha256};
 use shared::db::dead_letters::{self, NewDeadLetter};
 use shared::db::exceptions::{self, NewException};
 use shared::db::orders;
 use shared::db::{DbError, flights, inbox};
 use shared::domain::ExceptionKind;
+use shared::queue::amqp::AmqpTransport;
 use shared::queue::message::CheckMessage;
+use shared::queue::{Acker, Consumer, Delivery, Message, QueueError, Transport};
+use shared::telemetry::ErrorChain;
 use tokio::sync::watch;
 
 use crate::consumer::{
-    ATTEMPT_HEADER, DEAD_ERROR_HEADER, DEAD_REASON_HEADER, ROUTING_KEY_HEADER, header_i64,
-    header_str, until_connected,
+    ATTEMPT_HEADER, DEAD_ERROR_HEADER, DEAD_REASON_HEADER, Ended, ROUTING_KEY_HEADER, pause,
+    until_connected,
 };
 use crate::context::Ctx;
 
+/// Longest wait between two tries of one archive while the database is down.
+const MAX_HOLD_BACKOFF: Duration = Duration::from_secs(30);
+
 pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
+    let transport = AmqpTransport::new(ctx.broker.clone());
+    let mut backoff = Duration::from_secs(1);
     loop {
         if !until_connected(&ctx, &mut shutdown).await {
             return;
         }
-        if let Err(e) = session(&ctx, &mut shutdown).await {
-            tracing::warn!(error = %e, "dead-letter archiver failed; reconnecting");
+        let started = Instant::now();
+        match drain(&ctx, &transport, &mut shutdown).await {
+            Ok(Ended::Shutdown) => return,
+            Ok(Ended::Disconnected) => {}
+            Err(e) => {
+                tracing::warn!(error = %ErrorChain(&e), "dead-letter archiver failed; reconnecting")
+            }
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        if started.elapsed() >= Duration::from_secs(60) {
+            backoff = Duration::from_secs(1);
+        }
+        if !pause(&mut shutdown, backoff).await {
+            return;
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
 
-async fn session(
+/// Archives `reconciler.dead` one letter at a time until shutdown or until
+/// the channel dies.
+pub async fn drain<T: Transport>(
     ctx: &Ctx,
+    transport: &T,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<(), crate::consumer::ConsumerError> {
-    let ch = ctx.broker.channel().await?;
-    ch.basic_qos(16, BasicQosOptions::default()).await?;
+) -> Result<Ended, QueueError> {
     let tag = format!("dead-archiver-{}", std::process::id());
-    let mut consumer = ch
-        .basic_consume(
-            ctx.broker.topology().dead_queue().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let queue = ctx.broker.topology().dead_queue();
+    let mut consumer = transport.consume(&queue, 16, &tag).await?;
     loop {
         tokio::select! {
-            _ = shutdown.changed() => if *shutdown.borrow() {
-                let _ = ch.basic_cancel(tag.as_str().into(), Default::default()).await;
-                return Ok(());
+            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() {
+                consumer.cancel().await;
+                return Ok(Ended::Shutdown);
             },
             next = consumer.next() => match next {
-                Some(Ok(delivery)) => archive_delivery(ctx, delivery).await,
-                Some(Err(e)) => return Err(e.into()),
-                None => return Ok(()),
+                Some(Ok(delivery)) => {
+                    if !archive_delivery(ctx, delivery, shutdown).await {
+                        consumer.cancel().await;
+                        return Ok(Ended::Shutdown);
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Ok(Ended::Disconnected),
             },
         }
     }
 }
 
-async fn archive_delivery(ctx: &Ctx, delivery: Delivery) {
-    let props = &delivery.properties;
-    let parsed: Option<CheckMessage> = serde_json::from_slice(&delivery.data).ok();
-    let message_id = props
-        .message_id()
-        .as_ref()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&delivery.data))));
-    // Ours, or RabbitMQ's own dead-lettering (delivery limit).
-    let reason = header_str(props, DEAD_REASON_HEADER)
-        .or_else(|| header_str(props, "x-first-death-reason").map(|r| format!("broker_{r}")))
+/// The row a dead letter becomes. Ours carry the reason in headers; RabbitMQ's
+/// own dead-lettering (the events queue's delivery limit) says `x-first-death-reason`.
+fn letter_of(message: &Message) -> NewDeadLetter {
+    let parsed: Option<CheckMessage> = serde_json::from_slice(&message.body).ok();
+    let message_id = message
+        .message_id
+        .clone()
+        .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&message.body))));
+    let reason = message
+        .header_str(DEAD_REASON_HEADER)
+        .map(str::to_owned)
+        .or_else(|| {
+            message
+                .header_str("x-first-death-reason")
+                .map(|r| format!("broker_{r}"))
+        })
         .unwrap_or_else(|| "unknown".to_owned());
-    let letter = NewDeadLetter {
+    NewDeadLetter {
         message_id,
-        routing_key: header_str(props, ROUTING_KEY_HEADER)
-            .or_else(|| Some(delivery.routing_key.as_str().to_owned())),
-        body: delivery.data.clone(),
+        routing_key: message
+            .header_str(ROUTING_KEY_HEADER)
+            .map(str::to_owned)
+            .or_else(|| Some(message.routing_key.clone())),
+        body: message.body.clone(),
         provider: parsed
             .as_ref()
             .map(|m| m.target.provider.as_str().to_owned()),
         object_type: parsed.as_ref().map(|m| m.target.object_type.clone()),
         object_id: parsed.as_ref().map(|m| m.target.object_id.clone()),
         reason,
-        error: header_str(props, DEAD_ERROR_HEADER),
-        attempts: header_i64(props, ATTEMPT_HEADER)
-            .or_else(|| header_i64(props, "x-delivery-count"))
+        error: message.header_str(DEAD_ERROR_HEADER).map(str::to_owned),
+        attempts: message
+            .header_i64(ATTEMPT_HEADER)
+            .or_else(|| message.header_i64("x-delivery-count"))
             .unwrap_or(0) as i32,
-    };
-    let result = ctx
-        .db
-        .run(move |conn| archive(conn, &letter, parsed.as_ref()))
-        .await;
-    match result {
-        Ok(_) => {
-            let _ = delivery.ack(BasicAckOptions::default()).await;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot archive a dead letter yet; it stays in the queue");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let _ = delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await;
+    }
+}
+
+/// Archives one letter, holding the delivery while the database is down and
+/// trying again with backoff. It is never requeued for that: on RabbitMQ 4
+/// every requeue counts against a quorum queue's delivery limit, and a
+/// letter past it would be dropped. `false` if shutdown came while waiting
+/// (the letter is then handed back to the queue).
+async fn archive_delivery<A: Acker>(
+    ctx: &Ctx,
+    delivery: Delivery<A>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let Delivery { message, acker } = delivery;
+    let letter = Arc::new(letter_of(&message));
+    let parsed: Arc<Option<CheckMessage>> = Arc::new(serde_json::from_slice(&message.body).ok());
+    let mut wait = Duration::from_millis(500);
+    let mut failures = 0u32;
+    loop {
+        let (letter, parsed) = (letter.clone(), parsed.clone());
+        match ctx
+            .db
+            .run(move |conn| archive(conn, &letter, parsed.as_ref().as_ref()))
+            .await
+        {
+            Ok(_) => {
+                if let Err(e) = acker.ack().await {
+                    tracing::warn!(error = %ErrorChain(&e), "ack of an archived dead letter failed; it is archived again harmlessly");
+                }
+                return true;
+            }
+            Err(e) => {
+                failures += 1;
+                if failures == 1 || failures.is_multiple_of(10) {
+                    tracing::warn!(error = %ErrorChain(&e), failures, retry_in_ms = wait.as_millis() as u64,
+                        "cannot archive a dead letter yet; holding it");
+                }
+                if !pause(shutdown, wait).await {
+                    let _ = acker.requeue().await;
+                    return false;
+                }
+                wait = (wait * 2).min(MAX_HOLD_BACKOFF);
+            }
         }
     }
 }

@@ -1,21 +1,26 @@
 //! Consumes `reconciler.events`: prefetch = `RECONCILER_CONCURRENCY`, one task
 //! per delivery, ack only after the database commit. Retryable failures go to
 //! a delay queue, hopeless ones to `reconciler.dead`. On shutdown it cancels
-//! the subscription and finishes what is in flight; when the connection drops
-//! it reconnects with backoff (unacked messages are redelivered, and
+//! the subscription and finishes what is in flight; when a channel dies it
+//! starts a new session with backoff (unacked messages are redelivered, and
 //! processing is idempotent).
+//!
+//! [`serve`] is written against `shared::queue::Transport`, so the same loop
+//! runs on RabbitMQ in production and in memory in the handling tests.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures_util::StreamExt as _;
-use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions,
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use shared::metrics::Metrics;
+use shared::queue::amqp::AmqpTransport;
+use shared::queue::{
+    Acker, Consumer, Delivery, Header, Message, Producer, QueueError, Topology, Transport,
 };
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel};
+use shared::telemetry::ErrorChain;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -27,20 +32,97 @@ pub const DEAD_REASON_HEADER: &str = "x-dead-reason";
 pub const DEAD_ERROR_HEADER: &str = "x-dead-error";
 pub const ROUTING_KEY_HEADER: &str = "x-original-routing-key";
 
+/// Waits between tries of one forward. Bounded (about 5 s in all) because the
+/// delivery holds a prefetch slot meanwhile; after the last it is requeued.
+const FORWARD_BACKOFF: [Duration; 3] = [
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+    Duration::from_secs(4),
+];
+
+/// A session that lasted this long was healthy: the next failure starts the
+/// reconnect backoff from the beginning again.
+const HEALTHY_SESSION: Duration = Duration::from_secs(30);
+
+/// What becomes of a delivery once its handler is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Ack,
+    /// Publish a copy to `queue` (a delay queue or the dead queue) carrying
+    /// `attempt`, and ack the original only once the broker confirmed it.
+    Forward {
+        queue: String,
+        attempt: usize,
+        dead: Option<(String, String)>,
+    },
+}
+
+/// Everything [`serve`] needs besides the transport and the handler.
+#[derive(Clone)]
+pub struct Settings {
+    pub queue: String,
+    pub prefetch: u16,
+    pub tag: String,
+    pub topology: Topology,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Settings {
+    /// The reconciler's own subscription to `reconciler.events`.
+    pub fn events(ctx: &Ctx) -> Self {
+        Self {
+            queue: ctx.broker.topology().events_queue(),
+            prefetch: ctx.config.reconciler_concurrency,
+            tag: format!("reconciler-{}", std::process::id()),
+            topology: ctx.broker.topology().clone(),
+            metrics: ctx.metrics.clone(),
+        }
+    }
+}
+
+pub enum Ended {
+    Shutdown,
+    Disconnected,
+}
+
 pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
+    let transport = AmqpTransport::new(ctx.broker.clone());
+    let settings = Settings::events(&ctx);
     let mut backoff = Duration::from_millis(200);
     loop {
         if !until_connected(&ctx, &mut shutdown).await {
             return;
         }
-        match session(&ctx, &mut shutdown).await {
+        let started = Instant::now();
+        match serve(
+            &transport,
+            &settings,
+            &mut shutdown,
+            checks_handler(ctx.clone()),
+        )
+        .await
+        {
             Ok(Ended::Shutdown) => return,
             Ok(Ended::Disconnected) => {}
-            Err(e) => tracing::warn!(error = %e, "consumer failed; reconnecting"),
+            Err(e) => tracing::warn!(error = %ErrorChain(&e), "consumer failed; reconnecting"),
         }
-        tokio::time::sleep(backoff).await;
+        if started.elapsed() >= HEALTHY_SESSION {
+            backoff = Duration::from_millis(200);
+        }
+        if !pause(&mut shutdown, backoff).await {
+            return;
+        }
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
+}
+
+/// Sleeps `wait` unless shutdown comes first; `false` if it did.
+pub async fn pause(shutdown: &mut watch::Receiver<bool>, wait: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        changed = shutdown.changed() => if changed.is_err() { return false },
+    }
+    !*shutdown.borrow()
 }
 
 /// Waits for the broker connection; `false` if shutdown came first.
@@ -48,72 +130,74 @@ pub async fn until_connected(ctx: &Ctx, shutdown: &mut watch::Receiver<bool>) ->
     while !ctx.broker.is_connected() && !*shutdown.borrow() {
         tokio::select! {
             _ = ctx.broker.connected(Duration::from_secs(3600)) => {}
-            _ = shutdown.changed() => {}
+            changed = shutdown.changed() => if changed.is_err() { return false },
         }
     }
     !*shutdown.borrow()
 }
 
-enum Ended {
-    Shutdown,
-    Disconnected,
+/// The handler of check messages: the state machine in [`handle`], its
+/// metrics, and the route its disposition means.
+pub fn checks_handler(
+    ctx: Arc<Ctx>,
+) -> impl Fn(Message, usize) -> BoxFuture<'static, Route> + Clone + Send + Sync + 'static {
+    move |message, attempt| {
+        let ctx = ctx.clone();
+        async move { route_check(&ctx, &message, attempt).await }.boxed()
+    }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConsumerError {
-    #[error(transparent)]
-    Broker(#[from] shared::queue::BrokerError),
-    #[error(transparent)]
-    Amqp(#[from] lapin::Error),
-    #[error("the broker did not confirm the message ({0})")]
-    NotConfirmed(&'static str),
-}
-
-async fn session(
-    ctx: &Arc<Ctx>,
+/// One session: consume until shutdown or until a channel dies. Every
+/// delivery is settled exactly once, even when its handler panics.
+pub async fn serve<T, H, F>(
+    transport: &T,
+    settings: &Settings,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<Ended, ConsumerError> {
-    let topology = ctx.broker.topology();
-    let ch = ctx.broker.channel().await?;
-    let concurrency = ctx.config.reconciler_concurrency;
-    ch.basic_qos(concurrency, BasicQosOptions::default())
+    handler: H,
+) -> Result<Ended, QueueError>
+where
+    T: Transport,
+    H: Fn(Message, usize) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Route> + Send + 'static,
+{
+    let mut consumer = transport
+        .consume(&settings.queue, settings.prefetch, &settings.tag)
         .await?;
-    let publisher = ctx.broker.channel().await?;
-    publisher
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    let tag = format!("reconciler-{}", std::process::id());
-    let mut consumer = ch
-        .basic_consume(
-            topology.events_queue().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    tracing::info!(queue = %topology.events_queue(), concurrency, "consuming");
+    let producer = transport.producer().await?;
+    tracing::info!(queue = %settings.queue, prefetch = settings.prefetch, "consuming");
     let mut tasks = JoinSet::new();
+    let mut health = tokio::time::interval(Duration::from_millis(500));
     let ended = loop {
         tokio::select! {
-            _ = shutdown.changed() => {
-                if *shutdown.borrow() {
-                    let _ = ch.basic_cancel(tag.as_str().into(), Default::default()).await;
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    consumer.cancel().await;
                     break Ended::Shutdown;
                 }
             }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let ctx = ctx.clone();
-                    let publisher = publisher.clone();
-                    tasks.spawn(async move { handle_delivery(&ctx, &publisher, delivery).await });
+                    let (handler, producer, settings) =
+                        (handler.clone(), producer.clone(), settings.clone());
+                    tasks.spawn(settle(handler, producer, settings, delivery));
                 }
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "consumer stream failed");
+                    tracing::warn!(error = %ErrorChain(&e), "consumer stream failed");
                     break Ended::Disconnected;
                 }
                 None => break Ended::Disconnected,
             },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = joined {
+                    tracing::error!(error = %ErrorChain(&e), "a delivery task ended abnormally");
+                }
+            }
+            _ = health.tick() => if !producer.is_open() {
+                // Forwards would all fail from here on; a new session opens a new channel.
+                tracing::warn!(queue = %settings.queue, "the publishing channel died; restarting the consumer");
+                settings.metrics.queue.reconnects.with_label_values(&[&settings.queue]).inc();
+                break Ended::Disconnected;
+            },
         }
     };
     let in_flight = tasks.len();
@@ -121,103 +205,192 @@ async fn session(
         tracing::info!(in_flight, "finishing messages in flight");
     }
     while tasks.join_next().await.is_some() {}
-    let _ = publisher.close(200, "bye".into()).await;
-    let _ = ch.close(200, "bye".into()).await;
     Ok(ended)
 }
 
-pub fn header_i64(props: &BasicProperties, name: &str) -> Option<i64> {
-    let headers = props.headers().as_ref()?;
-    match headers.inner().get(name)? {
-        AMQPValue::LongLongInt(v) => Some(*v),
-        AMQPValue::LongInt(v) => Some(i64::from(*v)),
-        AMQPValue::LongUInt(v) => Some(i64::from(*v)),
-        AMQPValue::ShortInt(v) => Some(i64::from(*v)),
-        AMQPValue::ShortShortInt(v) => Some(i64::from(*v)),
-        _ => None,
+/// Runs the handler, catching a panic, and settles the delivery by its route.
+async fn settle<A, P, H, F>(handler: H, producer: P, settings: Settings, delivery: Delivery<A>)
+where
+    A: Acker,
+    P: Producer,
+    H: Fn(Message, usize) -> F,
+    F: Future<Output = Route>,
+{
+    let Delivery { message, acker } = delivery;
+    let attempt = message.header_i64(ATTEMPT_HEADER).unwrap_or(0).max(0) as usize;
+    let route = match AssertUnwindSafe(handler(message.clone(), attempt))
+        .catch_unwind()
+        .await
+    {
+        Ok(route) => route,
+        Err(_) => {
+            // The panic hook logged where; the payload is not logged (it may carry payer data).
+            settings
+                .metrics
+                .queue
+                .handler_panics
+                .with_label_values(&[&settings.queue])
+                .inc();
+            tracing::error!(queue = %settings.queue, attempt, message_id = ?message.message_id,
+                "message handler panicked; the delivery goes to retry");
+            after_panic(&settings.topology, attempt)
+        }
+    };
+    let forwarded = match route {
+        Route::Ack => Ok(()),
+        Route::Forward {
+            queue,
+            attempt,
+            dead,
+        } => {
+            let copy = forward_copy(&message, attempt, dead);
+            forward(&producer, &settings, &queue, &copy).await
+        }
+    };
+    match forwarded {
+        Ok(()) => {
+            if let Err(e) = acker.ack().await {
+                tracing::warn!(error = %ErrorChain(&e), "ack failed; the message will be redelivered and re-processed harmlessly");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %ErrorChain(&e), "could not forward the message; returning it to the queue");
+            if let Err(e) = acker.requeue().await {
+                tracing::warn!(error = %ErrorChain(&e), "requeue failed; the broker returns the message when the channel closes");
+            }
+        }
     }
 }
 
-pub fn header_str(props: &BasicProperties, name: &str) -> Option<String> {
-    let headers = props.headers().as_ref()?;
-    match headers.inner().get(name)? {
-        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
-        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
-        _ => None,
+/// A panicking handler is treated as a retryable failure: its own delay queue
+/// while attempts remain, the dead queue after the last.
+pub fn after_panic(topology: &Topology, attempt: usize) -> Route {
+    let delays = topology.retry_delays();
+    match topology.retry_queue(attempt.min(delays.len().saturating_sub(1))) {
+        Some(queue) if attempt < delays.len() => Route::Forward {
+            queue,
+            attempt: attempt + 1,
+            dead: None,
+        },
+        _ => Route::Forward {
+            queue: topology.dead_queue(),
+            attempt,
+            dead: Some((
+                "handler_panicked".to_owned(),
+                format!("the handler panicked on attempt {attempt}"),
+            )),
+        },
     }
+}
+
+/// Publishes with confirms, retrying with backoff while the channel lives.
+async fn forward<P: Producer>(
+    producer: &P,
+    settings: &Settings,
+    queue: &str,
+    copy: &Message,
+) -> Result<(), QueueError> {
+    let target = if queue == settings.topology.dead_queue() {
+        "dead"
+    } else {
+        "retry"
+    };
+    let mut waits = FORWARD_BACKOFF.iter();
+    loop {
+        let Err(e) = producer.send(queue, copy).await else {
+            return Ok(());
+        };
+        settings
+            .metrics
+            .queue
+            .forward_failures
+            .with_label_values(&[target])
+            .inc();
+        match waits.next() {
+            Some(wait) if producer.is_open() => {
+                tracing::warn!(error = %ErrorChain(&e), target, retry_in_ms = wait.as_millis() as u64, "forward not confirmed; retrying");
+                tokio::time::sleep(*wait).await;
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+/// The copy sent on: the original body and id with the attempt count, the
+/// routing key it first arrived with and, for the dead queue, why.
+fn forward_copy(message: &Message, attempt: usize, dead: Option<(String, String)>) -> Message {
+    let mut copy = message
+        .clone()
+        .with_header(ATTEMPT_HEADER, Header::Int(attempt as i64));
+    if copy.header_str(ROUTING_KEY_HEADER).is_none() {
+        let key = Header::Text(message.routing_key.clone());
+        copy = copy.with_header(ROUTING_KEY_HEADER, key);
+    }
+    if let Some((reason, error)) = dead {
+        let error: String = error.chars().take(500).collect();
+        copy = copy
+            .with_header(DEAD_REASON_HEADER, Header::Text(reason))
+            .with_header(DEAD_ERROR_HEADER, Header::Text(error));
+    }
+    copy
 }
 
 fn outcome_class(outcome: &str) -> &str {
     outcome.split(':').next().unwrap_or(outcome)
 }
 
-async fn handle_delivery(ctx: &Ctx, publisher: &Channel, delivery: Delivery) {
-    let attempt = header_i64(&delivery.properties, ATTEMPT_HEADER)
-        .unwrap_or(0)
-        .max(0) as usize;
-    let (message, disposition) = handle::process_attempt(ctx, &delivery.data, attempt).await;
-    let provider = message
+/// Processes one check message and turns its disposition into a route,
+/// counting it on the way.
+async fn route_check(ctx: &Ctx, message: &Message, attempt: usize) -> Route {
+    let (check, disposition) = handle::process_attempt(ctx, &message.body, attempt).await;
+    let provider = check
         .as_ref()
         .map(|m| m.target.provider.as_str())
         .unwrap_or("unknown");
-    let delays = ctx.broker.topology().retry_delays();
-    let forwarded = match &disposition {
+    let topology = ctx.broker.topology();
+    let delays = topology.retry_delays();
+    let m = &ctx.metrics;
+    match disposition {
         Disposition::Done { outcome } => {
-            ctx.metrics
-                .events_processed
-                .with_label_values(&[provider, outcome_class(outcome)])
+            m.events_processed
+                .with_label_values(&[provider, outcome_class(&outcome)])
                 .inc();
-            Ok(())
+            Route::Ack
         }
         Disposition::Retry { reason, tier } => {
-            let index = (*tier).min(delays.len().saturating_sub(1));
+            let index = tier.min(delays.len().saturating_sub(1));
             tracing::warn!(provider, attempt = attempt + 1, delay_secs = delays.get(index).map(Duration::as_secs).unwrap_or(0), %reason, "provider check failed; will retry");
-            ctx.metrics.retries.with_label_values(&[provider]).inc();
-            ctx.metrics
-                .events_processed
+            m.retries.with_label_values(&[provider]).inc();
+            m.events_processed
                 .with_label_values(&[provider, "retried"])
                 .inc();
-            let queue = ctx.broker.topology().retry_queue(index).unwrap_or_default();
-            forward(publisher, &queue, &delivery, attempt + 1, None).await
+            Route::Forward {
+                queue: topology.retry_queue(index).unwrap_or_default(),
+                attempt: attempt + 1,
+                dead: None,
+            }
         }
         Disposition::Deferred => {
             // Same attempt count: waiting behind another process's check is not a failure.
             tracing::debug!(provider, "object is being checked elsewhere; deferred");
-            ctx.metrics
-                .checks_deferred
-                .with_label_values(&[provider])
-                .inc();
-            let queue = ctx.broker.topology().retry_queue(0).unwrap_or_default();
-            forward(publisher, &queue, &delivery, attempt, None).await
+            m.checks_deferred.with_label_values(&[provider]).inc();
+            Route::Forward {
+                queue: topology.retry_queue(0).unwrap_or_default(),
+                attempt,
+                dead: None,
+            }
         }
         Disposition::Dead { reason, error } => {
             tracing::error!(provider, reason, %error, "check dead-lettered");
-            ctx.metrics
-                .dead_letters
-                .with_label_values(&[provider, reason])
-                .inc();
-            ctx.metrics
-                .events_processed
+            m.dead_letters.with_label_values(&[provider, reason]).inc();
+            m.events_processed
                 .with_label_values(&[provider, "dead"])
                 .inc();
-            let queue = ctx.broker.topology().dead_queue();
-            forward(publisher, &queue, &delivery, attempt, Some((reason, error))).await
-        }
-    };
-    match forwarded {
-        Ok(()) => {
-            if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
-                tracing::warn!(error = %e, "ack failed; the message will be redelivered and re-processed harmlessly");
+            Route::Forward {
+                queue: topology.dead_queue(),
+                attempt,
+                dead: Some((reason.to_owned(), error)),
             }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not forward the message; returning it to the queue");
-            let _ = delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await;
         }
     }
 }
@@ -235,68 +408,146 @@ pub fn retry_tier(delays: &[Duration], attempt: usize, retry_after: Option<Durat
     }
 }
 
-/// Publishes the delivery to `queue` (through the default exchange) with
-/// confirms; the original is acked only once this is confirmed.
-async fn forward(
-    publisher: &Channel,
-    queue: &str,
-    delivery: &Delivery,
-    attempt: usize,
-    dead: Option<(&str, &str)>,
-) -> Result<(), ConsumerError> {
-    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-    headers.insert(
-        ShortString::from(ATTEMPT_HEADER),
-        AMQPValue::LongLongInt(attempt as i64),
-    );
-    if header_str(&delivery.properties, ROUTING_KEY_HEADER).is_none() {
-        headers.insert(
-            ShortString::from(ROUTING_KEY_HEADER),
-            AMQPValue::LongString(LongString::from(delivery.routing_key.as_str())),
-        );
-    }
-    if let Some((reason, error)) = dead {
-        headers.insert(
-            ShortString::from(DEAD_REASON_HEADER),
-            AMQPValue::LongString(LongString::from(reason)),
-        );
-        let error: String = error.chars().take(500).collect();
-        headers.insert(
-            ShortString::from(DEAD_ERROR_HEADER),
-            AMQPValue::LongString(LongString::from(error)),
-        );
-    }
-    let mut props = BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_type("application/json".into())
-        .with_headers(headers);
-    if let Some(id) = delivery.properties.message_id() {
-        props = props.with_message_id(id.clone());
-    }
-    let confirm = publisher
-        .basic_publish(
-            "".into(),
-            queue.into(),
-            BasicPublishOptions {
-                mandatory: true,
-                immediate: false,
-            },
-            &delivery.data,
-            props,
-        )
-        .await?
-        .await?;
-    match confirm {
-        lapin::Confirmation::Ack(None) => Ok(()),
-        lapin::Confirmation::Ack(Some(_)) => Err(ConsumerError::NotConfirmed("unroutable")),
-        lapin::Confirmation::Nack(_) => Err(ConsumerError::NotConfirmed("nacked")),
-        lapin::Confirmation::NotRequested => Err(ConsumerError::NotConfirmed("confirms off")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use shared::queue::memory::MemoryTransport;
+
     use super::*;
+
+    fn settings() -> Settings {
+        let topology = Topology::new("", vec![Duration::from_secs(1), Duration::from_secs(5)]);
+        Settings {
+            queue: topology.events_queue(),
+            prefetch: 2,
+            tag: "test".to_owned(),
+            topology,
+            metrics: Arc::new(Metrics::new()),
+        }
+    }
+
+    /// Serves `memory` with `handler` until `done` holds, then stops the session.
+    async fn serve_until<H, F>(
+        memory: &MemoryTransport,
+        settings: &Settings,
+        handler: H,
+        done: impl Fn(&MemoryTransport) -> bool,
+    ) where
+        H: Fn(Message, usize) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Route> + Send + 'static,
+    {
+        let (stop, mut rx) = watch::channel(false);
+        let (m, s) = (memory.clone(), settings.clone());
+        let session = tokio::spawn(async move { serve(&m, &s, &mut rx, handler).await });
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !done(memory) {
+            assert!(Instant::now() < deadline, "the session never got there");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(true).unwrap();
+        assert!(matches!(session.await.unwrap(), Ok(Ended::Shutdown)));
+    }
+
+    fn panicking(_: Message, attempt: usize) -> BoxFuture<'static, Route> {
+        async move { panic!("handler bug on attempt {attempt}") }.boxed()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_sends_its_delivery_to_retry_and_frees_the_slot() {
+        let (memory, s) = (MemoryTransport::new(), settings());
+        // More messages than prefetch slots: a leaked slot would stall the rest.
+        for i in 0..5 {
+            memory.push(&s.queue, Message::new(format!("m{i}")));
+        }
+        let retry = s.topology.retry_queue(0).unwrap();
+        serve_until(&memory, &s, panicking, |m| m.acked() == 5).await;
+        let retried = memory.messages(&retry);
+        assert_eq!(retried.len(), 5);
+        assert!(
+            retried
+                .iter()
+                .all(|m| m.header_i64(ATTEMPT_HEADER) == Some(1))
+        );
+        assert_eq!(memory.unsettled(), 0);
+        let panics = s
+            .metrics
+            .queue
+            .handler_panics
+            .with_label_values(&[&s.queue])
+            .get();
+        assert_eq!(panics, 5);
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_on_the_last_attempt_is_dead_lettered() {
+        let (memory, s) = (MemoryTransport::new(), settings());
+        memory.push(
+            &s.queue,
+            Message::new("x").with_header(ATTEMPT_HEADER, Header::Int(2)),
+        );
+        serve_until(&memory, &s, panicking, |m| m.acked() == 1).await;
+        let dead = memory.messages(&s.topology.dead_queue());
+        assert_eq!(dead.len(), 1);
+        assert_eq!(
+            dead[0].header_str(DEAD_REASON_HEADER),
+            Some("handler_panicked")
+        );
+    }
+
+    fn to_retry(_: Message, attempt: usize) -> BoxFuture<'static, Route> {
+        async move {
+            Route::Forward {
+                queue: "retry".to_owned(),
+                attempt: attempt + 1,
+                dead: None,
+            }
+        }
+        .boxed()
+    }
+
+    #[tokio::test]
+    async fn an_unconfirmed_forward_is_retried_with_backoff_before_anything_is_requeued() {
+        let (memory, s) = (MemoryTransport::new(), settings());
+        memory.push(&s.queue, Message::new("x"));
+        memory.fail_sends(2);
+        let started = Instant::now();
+        serve_until(&memory, &s, to_retry, |m| m.acked() == 1).await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(1250),
+            "waited between tries"
+        );
+        assert_eq!(memory.messages("retry").len(), 1);
+        assert_eq!(memory.requeued(), 0);
+        let failures = s
+            .metrics
+            .queue
+            .forward_failures
+            .with_label_values(&["retry"])
+            .get();
+        assert_eq!(failures, 2);
+    }
+
+    #[tokio::test]
+    async fn a_dead_publisher_channel_ends_the_session_and_returns_the_delivery() {
+        let (memory, s) = (MemoryTransport::new(), settings());
+        let (_stop, mut rx) = watch::channel(false);
+        let (m, s2) = (memory.clone(), s.clone());
+        let never = |_: Message, _: usize| futures_util::future::pending::<Route>().boxed();
+        let session = tokio::spawn(async move { serve(&m, &s2, &mut rx, never).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        memory.kill_producers();
+        let ended = tokio::time::timeout(Duration::from_secs(5), session).await;
+        assert!(
+            matches!(ended, Ok(Ok(Ok(Ended::Disconnected)))),
+            "the session noticed"
+        );
+        let restarts = s
+            .metrics
+            .queue
+            .reconnects
+            .with_label_values(&[&s.queue])
+            .get();
+        assert_eq!(restarts, 1);
+    }
 
     #[test]
     fn retry_tiers_grow_and_honour_retry_after() {

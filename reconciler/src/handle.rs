@@ -7,6 +7,7 @@ use shared::db::flights::{self, Finish, Finished, Picked};
 use shared::db::{DbError, checks, inbox};
 use shared::providers::check::{CheckError, RecordedCall};
 use shared::queue::message::CheckMessage;
+use shared::telemetry::ErrorChain;
 
 use crate::apply::{self, Applied};
 use crate::consumer::retry_tier;
@@ -92,7 +93,7 @@ fn disposition_for(next: Next, reason: String, attempt: usize) -> Disposition {
 fn retry_db(ctx: &Ctx, attempt: usize, e: DbError) -> Disposition {
     disposition_for(
         next_step(ctx, attempt, None),
-        format!("database: {e}"),
+        format!("database: {}", ErrorChain(&e)),
         attempt,
     )
 }

@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use shared::queue::depth;
 use shared::{Config, bootstrap};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -65,7 +66,12 @@ impl Worker {
             }));
         }
         tasks.push(tokio::spawn(archiver::run(ctx.clone(), rx.clone())));
-        tasks.push(tokio::spawn(sweeper::run(ctx.clone(), rx)));
+        tasks.push(tokio::spawn(sweeper::run(ctx.clone(), rx.clone())));
+        tasks.push(tokio::spawn(depth::poll(
+            ctx.broker.clone(),
+            ctx.metrics.clone(),
+            rx,
+        )));
         let server = ops::serve(
             listener,
             ops::OpsState {

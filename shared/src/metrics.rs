@@ -23,9 +23,15 @@ pub struct Metrics {
     pub orders_by_state: IntGaugeVec,
     pub checks_coalesced: IntCounterVec,
     pub checks_deferred: IntCounterVec,
+    pub queue: crate::queue::metrics::QueueMetrics,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+pub(crate) fn counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels)
         .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     registry
@@ -34,7 +40,7 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
     c
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+pub(crate) fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let g = IntGaugeVec::new(Opts::new(name, help), labels)
         .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     registry
@@ -157,6 +163,7 @@ impl Metrics {
                 "Checks put back on a delay queue because another process was checking the same object",
                 &["provider"],
             ),
+            queue: crate::queue::metrics::QueueMetrics::register(&r),
             registry: r,
         }
     }

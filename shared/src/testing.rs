@@ -102,8 +102,10 @@ impl TestBroker {
     /// Declares the topology now, so queues exist before anything publishes.
     pub async fn declare(&self) {
         let conn = self.connect().await;
-        let ch = conn.create_channel().await.expect("channel");
-        self.topology.declare(&ch).await.expect("declare topology");
+        self.topology
+            .declare(&conn)
+            .await
+            .expect("declare topology");
         let _ = conn.close(200, "declared".into()).await;
     }
 

@@ -12,6 +12,7 @@ use tokio::sync::{RwLock, watch};
 
 use super::topology::Topology;
 use crate::secret::Secret;
+use crate::telemetry::ErrorChain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -99,9 +100,7 @@ impl Broker {
         let props =
             ConnectionProperties::default().with_connection_name(self.inner.name.clone().into());
         let conn = Connection::connect(self.inner.url.expose(), props).await?;
-        let ch = conn.create_channel().await?;
-        self.inner.topology.declare(&ch).await?;
-        let _ = ch.close(200, "topology declared".into()).await;
+        self.inner.topology.declare(&conn).await?;
         Ok(conn)
     }
 
@@ -145,7 +144,7 @@ impl Broker {
                     failures += 1;
                     // Log the first failure and then every tenth, not every attempt.
                     if failures == 1 || failures.is_multiple_of(10) {
-                        tracing::warn!(error = %e, attempt = failures, retry_in_ms = backoff.as_millis() as u64,
+                        tracing::warn!(error = %ErrorChain(&e), attempt = failures, retry_in_ms = backoff.as_millis() as u64,
                             "RabbitMQ unreachable; webhooks are still stored and will be published when it returns");
                     }
                     tokio::select! {

@@ -11,17 +11,30 @@ use lapin::options::{
     QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ExchangeKind};
+
+use crate::telemetry::ErrorChain;
 
 /// How many deliveries of one message the events queue allows before
 /// RabbitMQ itself dead-letters it: a message that keeps crashing the
 /// reconciler must not loop forever.
 pub const DELIVERY_LIMIT: i64 = 20;
 
+/// The dead queue's delivery limit: returns only happen when the archiver's
+/// channel is lost (it never requeues), so this is never reached, and it is
+/// a value both RabbitMQ 3.x and 4.x accept with the same meaning.
+pub const DEAD_DELIVERY_LIMIT: i64 = i32::MAX as i64;
+
+/// How many order events `pse.orders.unrouted.v2` keeps. It is a diagnostic
+/// copy of what no merchant queue took; beyond this the oldest are dropped
+/// (`drop-head`), so it can never fill the broker's memory or disk.
+pub const UNROUTED_MAX_LENGTH: i64 = 10_000;
+
 #[derive(Debug, Clone)]
 pub struct Topology {
     prefix: String,
     retry_delays: Vec<Duration>,
+    unrouted_max_length: i64,
 }
 
 fn long(s: impl Into<String>) -> AMQPValue {
@@ -41,7 +54,14 @@ impl Topology {
         Self {
             prefix: prefix.into(),
             retry_delays,
+            unrouted_max_length: UNROUTED_MAX_LENGTH,
         }
+    }
+
+    /// A smaller cap for `pse.orders.unrouted.v2` (tests prove the cap with a few messages).
+    pub fn with_unrouted_max_length(mut self, max: i64) -> Self {
+        self.unrouted_max_length = max;
+        self
     }
 
     fn name(&self, base: &str) -> String {
@@ -58,9 +78,22 @@ impl Topology {
         self.name("pse.orders")
     }
 
-    /// Where order events go while no consumer queue is bound to `pse.orders`,
-    /// so they are kept rather than dropped.
+    /// The alternate exchange of `pse.orders`: where order events go while no
+    /// merchant queue is bound, so the latest ones are kept rather than dropped.
     pub fn orders_unrouted(&self) -> String {
+        self.name("pse.orders.unrouted")
+    }
+
+    /// The bounded queue behind [`Topology::orders_unrouted`]. `.v2` because
+    /// the first queue (named like the exchange) had no bound, and RabbitMQ
+    /// refuses to redeclare an existing queue with new arguments; see
+    /// [`Topology::retire_unbounded`].
+    pub fn orders_unrouted_queue(&self) -> String {
+        self.name("pse.orders.unrouted.v2")
+    }
+
+    /// The unbounded queue earlier versions declared: unbound, and deleted once empty.
+    pub fn legacy_unrouted_queue(&self) -> String {
         self.name("pse.orders.unrouted")
     }
 
@@ -72,6 +105,17 @@ impl Topology {
     /// Messages that exhausted their attempts or can never succeed.
     pub fn dead_queue(&self) -> String {
         self.name("reconciler.dead")
+    }
+
+    /// Every queue the product declares (the depth gauge polls these).
+    pub fn queues(&self) -> Vec<String> {
+        let mut queues = vec![
+            self.events_queue(),
+            self.dead_queue(),
+            self.orders_unrouted_queue(),
+        ];
+        queues.extend((0..self.retry_delays.len()).filter_map(|i| self.retry_queue(i)));
+        queues
     }
 
     pub fn retry_delays(&self) -> &[Duration] {
@@ -88,7 +132,105 @@ impl Topology {
             .map(|d| self.name(&format!("reconciler.retry.{}s", d.as_secs())))
     }
 
-    pub async fn declare(&self, ch: &Channel) -> Result<(), lapin::Error> {
+    /// Declares everything (idempotent), then retires what earlier versions
+    /// declared differently. Each step that the broker may refuse gets its own
+    /// channel, since a refusal closes the channel it came on.
+    pub async fn declare(&self, conn: &Connection) -> Result<(), lapin::Error> {
+        let ch = conn.create_channel().await?;
+        self.declare_on(&ch).await?;
+        let _ = ch.close(200, "topology declared".into()).await;
+        self.declare_dead(conn).await?;
+        self.retire_unbounded(conn).await
+    }
+
+    /// The dead queue must never drop a letter. RabbitMQ 4 gives quorum
+    /// queues a default delivery limit of 20 and drops a message past it when
+    /// no dead-letter target is set, so the queue sets its own limit,
+    /// [`DEAD_DELIVERY_LIMIT`]. Not `-1`: RabbitMQ 4 reads that as "no limit"
+    /// but 3.x accepts it as a limit below one and drops a letter on its
+    /// first return (`a_dead_letter_survives_…` in `shared/tests/queue.rs`).
+    /// A queue created before that keeps the arguments it has: then the
+    /// operator policy in docs/ARCHITECTURE.md sets the limit, and the
+    /// archiver never requeues (it holds a letter it cannot store yet).
+    async fn declare_dead(&self, conn: &Connection) -> Result<(), lapin::Error> {
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        let ch = conn.create_channel().await?;
+        let explicit = ch
+            .queue_declare(
+                self.dead_queue().into(),
+                durable,
+                table(vec![
+                    ("x-queue-type", long("quorum")),
+                    (
+                        "x-delivery-limit",
+                        AMQPValue::LongLongInt(DEAD_DELIVERY_LIMIT),
+                    ),
+                ]),
+            )
+            .await;
+        let Err(refused) = explicit else {
+            let _ = ch.close(200, "dead queue declared".into()).await;
+            return Ok(());
+        };
+        let ch = conn.create_channel().await?;
+        ch.queue_declare(
+            self.dead_queue().into(),
+            durable,
+            table(vec![("x-queue-type", long("quorum"))]),
+        )
+        .await?;
+        let _ = ch.close(200, "dead queue declared".into()).await;
+        tracing::warn!(queue = %self.dead_queue(), refused = %ErrorChain(&refused),
+            "the dead-letter queue keeps its original arguments (no explicit delivery limit); on RabbitMQ 4 apply the policy in docs/ARCHITECTURE.md");
+        Ok(())
+    }
+
+    /// Earlier versions bound an unbounded queue named like the alternate
+    /// exchange. It is unbound (so it stops growing) and deleted once empty;
+    /// while it still holds messages it is left for an operator to read or
+    /// purge, and retried at every connection.
+    async fn retire_unbounded(&self, conn: &Connection) -> Result<(), lapin::Error> {
+        let legacy = self.legacy_unrouted_queue();
+        let ch = conn.create_channel().await?;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        // Refused (NOT_FOUND) when there is nothing to retire: the usual case.
+        let Ok(queue) = ch
+            .queue_declare(legacy.as_str().into(), passive, FieldTable::default())
+            .await
+        else {
+            return Ok(());
+        };
+        ch.queue_unbind(
+            legacy.as_str().into(),
+            self.orders_unrouted().into(),
+            "".into(),
+            FieldTable::default(),
+        )
+        .await?;
+        let waiting = queue.message_count();
+        if waiting == 0 {
+            let if_empty = QueueDeleteOptions {
+                if_empty: true,
+                ..QueueDeleteOptions::default()
+            };
+            ch.queue_delete(legacy.as_str().into(), if_empty).await?;
+            tracing::info!(queue = %legacy, "retired the unbounded unrouted queue");
+        } else {
+            tracing::warn!(queue = %legacy, waiting, replacement = %self.orders_unrouted_queue(),
+                "the old unrouted queue is no longer fed; read or purge it and it is deleted at the next start");
+        }
+        let _ = ch.close(200, "retired".into()).await;
+        Ok(())
+    }
+
+    /// Everything except the dead queue, on one channel.
+    async fn declare_on(&self, ch: &Channel) -> Result<(), lapin::Error> {
         let durable = ExchangeDeclareOptions {
             durable: true,
             ..ExchangeDeclareOptions::default()
@@ -120,13 +262,19 @@ impl Topology {
             ..QueueDeclareOptions::default()
         };
         ch.queue_declare(
-            self.orders_unrouted().into(),
+            self.orders_unrouted_queue().into(),
             durable_queue,
-            FieldTable::default(),
+            table(vec![
+                (
+                    "x-max-length",
+                    AMQPValue::LongLongInt(self.unrouted_max_length),
+                ),
+                ("x-overflow", long("drop-head")),
+            ]),
         )
         .await?;
         ch.queue_bind(
-            self.orders_unrouted().into(),
+            self.orders_unrouted_queue().into(),
             self.orders_unrouted().into(),
             "".into(),
             QueueBindOptions::default(),
@@ -134,12 +282,6 @@ impl Topology {
         )
         .await?;
 
-        ch.queue_declare(
-            self.dead_queue().into(),
-            durable_queue,
-            table(vec![("x-queue-type", long("quorum"))]),
-        )
-        .await?;
         ch.queue_declare(
             self.events_queue().into(),
             durable_queue,
@@ -182,13 +324,7 @@ impl Topology {
 
     /// Removes everything [`Topology::declare`] created (tests and demos clean up with it).
     pub async fn delete(&self, ch: &Channel) -> Result<(), lapin::Error> {
-        let mut queues = vec![
-            self.events_queue(),
-            self.dead_queue(),
-            self.orders_unrouted(),
-        ];
-        queues.extend((0..self.retry_delays.len()).filter_map(|i| self.retry_queue(i)));
-        for q in queues {
+        for q in self.queues() {
             ch.queue_delete(q.into(), QueueDeleteOptions::default())
                 .await?;
         }
