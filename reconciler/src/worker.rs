@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::context::Ctx;
-use crate::{archiver, consumer, ops, sweeper};
+use crate::{archiver, consumer, ops, retention, sweeper};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -65,18 +65,15 @@ impl Worker {
             }));
         }
         tasks.push(tokio::spawn(archiver::run(ctx.clone(), rx.clone())));
+        tasks.push(tokio::spawn(retention::run(ctx.clone(), rx.clone())));
         tasks.push(tokio::spawn(sweeper::run(ctx.clone(), rx)));
-        let server = ops::serve(
-            listener,
-            ops::OpsState {
-                ctx: ctx.clone(),
-                consuming,
-            },
-        )
-        .map_err(|source| StartError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let server =
+            ops::serve(listener, ops::OpsState::new(ctx.clone(), consuming)).map_err(|source| {
+                StartError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                }
+            })?;
         let ops = server.handle();
         tokio::spawn(server);
         tracing::info!(

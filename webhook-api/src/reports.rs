@@ -71,9 +71,11 @@ async fn reconciliation(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Access::ReadReports)?;
     let (scope, format) = parse(&req)?;
-    let pool = state.db.pool().clone();
+    let slot = state.reports.acquire()?;
+    let pool = state.reports.db.pool().clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, Failure>>(8);
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let mut conn = match pool.get() {
             Ok(c) => c,
             Err(e) => {

@@ -11,4 +11,5 @@ mod failures;
 mod flights;
 mod mapping;
 mod report_cli;
+mod retention;
 mod sweeper;
