@@ -8,6 +8,7 @@ mod concurrency;
 mod end_to_end;
 mod exceptions;
 mod failures;
+mod fault;
 mod flights;
 mod mapping;
 mod report_cli;
