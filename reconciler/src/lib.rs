@@ -10,6 +10,7 @@ pub mod consumer;
 pub mod context;
 pub mod handle;
 pub mod ops;
+pub mod retention;
 pub mod schedule;
 pub mod sweeper;
 pub mod worker;

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::context::Ctx;
-use crate::{archiver, consumer, ops, sweeper};
+use crate::{archiver, consumer, ops, retention, sweeper};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -66,23 +66,20 @@ impl Worker {
             }));
         }
         tasks.push(tokio::spawn(archiver::run(ctx.clone(), rx.clone())));
+        tasks.push(tokio::spawn(retention::run(ctx.clone(), rx.clone())));
         tasks.push(tokio::spawn(sweeper::run(ctx.clone(), rx.clone())));
         tasks.push(tokio::spawn(depth::poll(
             ctx.broker.clone(),
             ctx.metrics.clone(),
             rx,
         )));
-        let server = ops::serve(
-            listener,
-            ops::OpsState {
-                ctx: ctx.clone(),
-                consuming,
-            },
-        )
-        .map_err(|source| StartError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let server =
+            ops::serve(listener, ops::OpsState::new(ctx.clone(), consuming)).map_err(|source| {
+                StartError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                }
+            })?;
         let ops = server.handle();
         tokio::spawn(server);
         tracing::info!(

@@ -1,5 +1,6 @@
 //! What both binaries set up at start: migrations, the pool, the broker
 //! connection, the provider clients, metrics and the outbox relay.
+//! Two pools: one reserved for ingestion and the relay, one for the rest.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use crate::Config;
 use crate::db::{self, Db, DbError};
 use crate::metrics::Metrics;
 use crate::providers::Connectors;
-use crate::queue::relay::Relay;
+use crate::queue::relay::{Pace, Relay};
 use crate::queue::{Broker, Topology};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,8 @@ pub enum BootError {
 
 pub struct Parts {
     pub db: Db,
+    /// The pool reserved for webhook ingestion and the relay.
+    pub ingest_db: Db,
     pub broker: Broker,
     pub connectors: Connectors,
     pub metrics: Arc<Metrics>,
@@ -31,20 +34,36 @@ pub struct Parts {
 /// the broker supervisor (`name` labels the AMQP connection) and the relay.
 pub async fn start(config: &Config, name: &str) -> Result<Parts, BootError> {
     db::migrate_with_retry(config.database_url.expose(), Duration::from_secs(60)).await?;
-    let db = Db::new(
+    let db = Db::with_limits(
         config.database_url.expose(),
         config.database_pool_size,
         Duration::from_secs(3),
+        config.ops.api_limits,
+    );
+    // Ingestion and the relay get connections nobody else can take; a writer
+    // that cannot get one within a second answers 503 (the provider retries)
+    // well inside the providers' timeouts.
+    let ingest_db = Db::with_limits(
+        config.database_url.expose(),
+        config.ops.ingest_pool_size,
+        Duration::from_secs(1),
+        config.ops.ingest_limits,
     );
     let topology = Topology::new(config.amqp_name_prefix.clone(), config.retry_delays.clone());
     let broker = Broker::start(config.amqp_url.clone(), topology, name);
     let http = crate::http::client(config.provider_connect_timeout, config.provider_timeout)
         .map_err(BootError::Http)?;
     let metrics = Arc::new(Metrics::new());
-    let relay = Relay::start(db.clone(), broker.clone(), metrics.clone());
+    let relay = Relay::start(
+        ingest_db.clone(),
+        broker.clone(),
+        metrics.clone(),
+        Pace::from_config(&config.ops),
+    );
     Ok(Parts {
         connectors: Connectors::from_config(config, http),
         db,
+        ingest_db,
         broker,
         metrics,
         relay,

@@ -24,6 +24,13 @@ pub struct Metrics {
     pub checks_coalesced: IntCounterVec,
     pub checks_deferred: IntCounterVec,
     pub queue: crate::queue::metrics::QueueMetrics,
+    pub outbox_oldest_pending: IntGaugeVec,
+    pub outbox_retrying: IntGaugeVec,
+    pub outbox_max_attempts: IntGaugeVec,
+    pub broker_connected: IntGaugeVec,
+    pub retention_deleted: IntCounterVec,
+    pub retention_redacted: IntCounterVec,
+    pub reports_refused: IntCounterVec,
 }
 
 pub(crate) fn counter(
@@ -164,8 +171,71 @@ impl Metrics {
                 &["provider"],
             ),
             queue: crate::queue::metrics::QueueMetrics::register(&r),
+            outbox_oldest_pending: gauge(
+                &r,
+                "outbox_oldest_pending_seconds",
+                "Age of the oldest unpublished outbox row (0 when none)",
+                &[],
+            ),
+            outbox_retrying: gauge(
+                &r,
+                "outbox_retrying",
+                "Unpublished outbox rows whose publish has failed at least once",
+                &[],
+            ),
+            outbox_max_attempts: gauge(
+                &r,
+                "outbox_failed_attempts",
+                "Most failed publish attempts of any unpublished outbox row",
+                &[],
+            ),
+            broker_connected: gauge(
+                &r,
+                "broker_connected",
+                "1 while this process is connected to RabbitMQ",
+                &[],
+            ),
+            retention_deleted: counter(
+                &r,
+                "retention_deleted_total",
+                "Rows deleted by the retention job, by table",
+                &["table"],
+            ),
+            retention_redacted: counter(
+                &r,
+                "retention_redacted_total",
+                "Rows whose raw body and headers the retention job removed, by table",
+                &["table"],
+            ),
+            reports_refused: counter(
+                &r,
+                "reports_refused_total",
+                "Report requests refused with 503 reports_busy (REPORT_CONCURRENCY reached)",
+                &[],
+            ),
             registry: r,
         }
+    }
+
+    /// Sets the outbox gauges from one [`outbox::stats`](crate::db::outbox::stats) read.
+    pub fn set_outbox(&self, s: &crate::db::outbox::Stats) {
+        let none: &[&str] = &[];
+        self.outbox_backlog
+            .with_label_values(none)
+            .set(s.unpublished);
+        self.outbox_retrying.with_label_values(none).set(s.retrying);
+        self.outbox_max_attempts
+            .with_label_values(none)
+            .set(s.max_attempts);
+        self.outbox_oldest_pending
+            .with_label_values(none)
+            .set(s.oldest_pending_seconds);
+    }
+
+    pub fn set_broker(&self, connected: bool) {
+        self.broker_connected
+            .with_label_values(&[] as &[&str])
+            .set(i64::from(connected));
     }
 
     /// The text exposition format served on `/metrics`.

@@ -46,6 +46,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}; retry later")]
     Unavailable(String),
+    /// `REPORT_CONCURRENCY` reports are already running in this process.
+    #[error("too many reports are being computed; retry later")]
+    ReportsBusy,
     /// The cause is logged once, with its chain, when the response is built; the caller
     /// learns nothing of it.
     #[error("internal error")]
@@ -68,6 +71,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::ReportsBusy => "reports_busy",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -147,7 +151,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::ReportsBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -165,6 +169,10 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unavailable(_) => {
                 response.insert_header(("Retry-After", "5"));
+            }
+            // A report takes seconds to minutes; asking again at once would be refused again.
+            ApiError::ReportsBusy => {
+                response.insert_header(("Retry-After", "30"));
             }
             // Says which schemes work (Basic lets a browser prompt for a key), nothing about why.
             ApiError::Unauthorized => {

@@ -17,11 +17,19 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready when the database answers and the broker connection is up.
+/// Ready when webhooks can be stored durably: the ingestion pool's database
+/// answers. The broker is reported but does not decide: while RabbitMQ is
+/// away, webhooks still land in the inbox and the outbox, and the relay
+/// publishes them when it returns; pulling ingress would only lose deliveries.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let broker = state.broker.is_connected();
+    state.metrics.set_broker(broker);
+    let database = state.probes.database(&state.ingest_db).await;
+    let outbox = state.probes.outbox(&state.ingest_db, &state.metrics).await;
     let readiness = Readiness::new()
-        .check("database", state.db.ping().await.is_ok())
-        .check("broker", state.broker.is_connected());
+        .check("database", database)
+        .info("broker", broker)
+        .detail("outbox", shared::health::outbox_detail(outbox));
     respond(&readiness)
 }
 

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::auth::{Access, Caller};
 use crate::error::ApiError;
 use crate::extract::{FieldErrors, ProviderParam};
-use crate::state::AppState;
+use crate::state::{AppState, ReportSlot};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/reports/reconciliation", web::get().to(reconciliation));
@@ -73,14 +73,17 @@ async fn reconciliation(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Access::ReadReports)?;
     let (scope, format) = parse(&req)?;
-    let output = stream::spawn(&state.db, scope, format);
-    respond(output, &scope, format).await
+    let slot = state.reports.acquire()?;
+    let output = stream::spawn(&state.reports.db, scope, format);
+    respond(output, slot, &scope, format).await
 }
 
 /// The status line waits for the first output (see `stream::spawn`), so a failure before
-/// it is a clean 5xx rather than a 200 cut short.
+/// it is a clean 5xx rather than a 200 cut short. The report slot travels with the body:
+/// it is released when the download ends or the client goes away.
 async fn respond(
     mut output: mpsc::Receiver<Result<Vec<u8>, Failure>>,
+    slot: ReportSlot,
     scope: &Scope,
     format: Format,
 ) -> Result<HttpResponse, ApiError> {
@@ -98,7 +101,11 @@ async fn respond(
         }
         None => return Err(ApiError::Internal("report task ended early".into())),
     };
-    let rest = futures_util::stream::poll_fn(move |cx| output.poll_recv(cx)).map(|item| {
+    let rest = futures_util::stream::poll_fn(move |cx| {
+        let _held = &slot;
+        output.poll_recv(cx)
+    })
+    .map(|item| {
         item.map(web::Bytes::from)
             .map_err(|_| std::io::Error::other("report failed while streaming"))
     });

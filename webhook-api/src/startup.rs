@@ -2,18 +2,20 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service as _};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use shared::Config;
 use shared::bootstrap;
+use shared::db::Db;
+use shared::health::Probes;
 use shared::queue::Broker;
 
 use crate::error::ApiError;
 use crate::ingest::InboxWriter;
 use crate::panic_guard::PanicGuard;
-use crate::state::AppState;
+use crate::state::{AppState, ReportSlots};
 use crate::{admin, exceptions, health, metrics, orders, reports, webhooks};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,21 +48,38 @@ impl Application {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let parts = bootstrap::start(&config, "webhook-api").await?;
         let inbox = InboxWriter::start(
-            parts.db.clone(),
+            parts.ingest_db.clone(),
             parts.relay.clone(),
             config.ingress_writers,
             config.ingress_batch_max,
             parts.metrics.clone(),
         );
         let broker = parts.broker.clone();
+        // Reports get connections of their own, one per slot, with the long
+        // statement timeout; the API pool keeps its short one.
+        let report_db = Db::with_limits(
+            config.database_url.expose(),
+            config.ops.report_concurrency,
+            Duration::from_secs(3),
+            config.ops.report_limits,
+        );
+        let reports = ReportSlots::new(
+            report_db,
+            config.ops.report_concurrency,
+            parts.metrics.clone(),
+        );
+        let probes = Probes::new(config.ops.gauge_refresh);
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             db: parts.db,
+            ingest_db: parts.ingest_db,
             broker: parts.broker,
             connectors: parts.connectors,
             relay: parts.relay,
             inbox,
             metrics: parts.metrics,
+            reports,
+            probes,
         });
         let server = HttpServer::new(move || {
             App::new()

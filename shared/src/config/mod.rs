@@ -2,10 +2,11 @@
 //!
 //! Every value is parsed at startup; a malformed one stops the process with a
 //! message naming the variable, so a typo never turns into a silent default.
-//! Submodules: [`keys`] (`API_KEYS`), [`providers`] (each provider's settings),
+//! Submodules: [`keys`] (`API_KEYS`), [`ops`] (pools, timeouts, retention), [`providers`] (each provider's settings),
 //! [`source`] (where values come from and how each kind is read).
 
 mod keys;
+mod ops;
 mod providers;
 mod source;
 
@@ -16,6 +17,7 @@ use crate::domain::Provider;
 use crate::secret::Secret;
 
 pub use keys::{ApiKey, ApiKeys, Role};
+pub use ops::{OpsConfig, RetentionConfig, SessionLimits};
 pub use providers::{BelvoConfig, MIN_WEBHOOK_CREDENTIAL_LEN, MonoConfig, TpagaConfig};
 use source::Reader;
 pub use source::{Env, Source};
@@ -78,6 +80,8 @@ pub struct Config {
     pub provider_timeout: Duration,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// Pools, timeouts, the report cap, relay pace, gauge caching, retention.
+    pub ops: OpsConfig,
 }
 
 impl Config {
@@ -203,6 +207,7 @@ impl Config {
             )?),
             log_filter: r.string("RUST_LOG", "info"),
             log_format,
+            ops: OpsConfig::read(&r)?,
         })
     }
 

@@ -10,15 +10,19 @@ pub mod models;
 pub mod order_events;
 pub mod orders;
 pub mod outbox;
+pub mod retention;
 pub mod schema;
 pub mod settlements;
 
 use std::time::Duration;
 
+use diesel::connection::SimpleConnection as _;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::SessionLimits;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
@@ -54,14 +58,24 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             DbError::Unavailable(_) => true,
-            DbError::Query(diesel::result::Error::DatabaseError(kind, _)) => matches!(
-                kind,
-                diesel::result::DatabaseErrorKind::ClosedConnection
-                    | diesel::result::DatabaseErrorKind::SerializationFailure
-            ),
+            DbError::Query(diesel::result::Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    diesel::result::DatabaseErrorKind::ClosedConnection
+                        | diesel::result::DatabaseErrorKind::SerializationFailure
+                ) || is_timeout(info.message())
+            }
             _ => false,
         }
     }
+}
+
+/// A statement or lock wait cut short by the session limits ([`SessionLimits`]):
+/// worth retrying, not a bad query. diesel exposes no SQLSTATE (57014, 55P03),
+/// so this reads PostgreSQL's message, which is English unless `lc_messages`
+/// is changed on the server.
+fn is_timeout(message: &str) -> bool {
+    message.starts_with("canceling statement due to")
 }
 
 impl From<r2d2::Error> for DbError {
@@ -80,13 +94,36 @@ impl Db {
     /// Builds the pool without connecting yet, so a process can start (and
     /// answer 503) while the database is down.
     pub fn new(url: &str, max_size: u32, connection_timeout: Duration) -> Self {
-        let pool = Pool::builder()
+        Self::build(url, max_size, connection_timeout, None)
+    }
+
+    /// Like [`Db::new`], with `limits` set on every connection the pool opens.
+    pub fn with_limits(
+        url: &str,
+        max_size: u32,
+        connection_timeout: Duration,
+        limits: SessionLimits,
+    ) -> Self {
+        Self::build(url, max_size, connection_timeout, Some(limits))
+    }
+
+    fn build(
+        url: &str,
+        max_size: u32,
+        connection_timeout: Duration,
+        limits: Option<SessionLimits>,
+    ) -> Self {
+        let mut builder = Pool::<ConnectionManager<PgConnection>>::builder()
             .max_size(max_size)
             .min_idle(Some(0))
             .connection_timeout(connection_timeout)
-            .test_on_check_out(true)
-            .build_unchecked(ConnectionManager::new(url));
-        Self { pool }
+            .test_on_check_out(true);
+        if let Some(limits) = limits {
+            builder = builder.connection_customizer(Box::new(Limits(limits)));
+        }
+        Self {
+            pool: builder.build_unchecked(ConnectionManager::new(url)),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -131,6 +168,26 @@ pub fn try_session_lock(conn: &mut PgConnection, key: i64) -> Result<bool, DbErr
         .bind::<diesel::sql_types::BigInt, _>(key)
         .get_result(conn)?;
     Ok(got.locked)
+}
+
+/// Sets [`SessionLimits`] when r2d2 opens a connection: a runaway query, a
+/// lock wait or an abandoned transaction ends on the server's side rather
+/// than holding a pooled connection (and what it locked) for ever.
+#[derive(Debug)]
+struct Limits(SessionLimits);
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for Limits {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        let ms = |d: Duration| d.as_millis().min(i32::MAX as u128);
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {}; SET lock_timeout = {}; \
+             SET idle_in_transaction_session_timeout = {}",
+            ms(self.0.statement_timeout),
+            ms(self.0.lock_timeout),
+            ms(self.0.idle_in_transaction_timeout),
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
 }
 
 /// Applies pending migrations under a session advisory lock. Safe when several

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Double, Text};
 
 use super::DbError;
 use super::schema::outbox;
@@ -89,7 +89,8 @@ pub struct PendingMessage {
 }
 
 /// Leases up to `limit` unpublished rows (oldest first) for `lease_secs`,
-/// skipping rows another relay holds or has leased. Commits immediately: the
+/// skipping rows another relay holds or has leased and rows still waiting out
+/// the backoff of a failed publish. Commits immediately: the
 /// caller publishes with no database connection or lock held.
 pub fn lease(
     conn: &mut PgConnection,
@@ -100,6 +101,7 @@ pub fn lease(
         "UPDATE outbox SET lease_until = now() + make_interval(secs => $2) \
          WHERE id IN (SELECT id FROM outbox \
                       WHERE published_at IS NULL AND (lease_until IS NULL OR lease_until < now()) \
+                        AND (next_attempt_at IS NULL OR next_attempt_at <= now()) \
                       ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
          RETURNING id, exchange, routing_key, message_id, payload, headers, created_at",
     )
@@ -122,18 +124,75 @@ pub fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> Result<(), DbErro
     Ok(())
 }
 
-/// Gives rows back for another attempt.
-pub fn mark_failed(conn: &mut PgConnection, ids: &[i64], error: &str) -> Result<(), DbError> {
+/// Records a failed publish and gives the rows back after a backoff:
+/// `base · 2^(attempts-1)`, capped at `max`, so a row the broker keeps
+/// refusing (nacked, unroutable) is retried ever more slowly instead of in a
+/// tight loop, and the attempt count shows in metrics and `/readyz`.
+pub fn mark_failed(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    error: &str,
+    base: std::time::Duration,
+    max: std::time::Duration,
+) -> Result<(), DbError> {
     if ids.is_empty() {
         return Ok(());
     }
     diesel::sql_query(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, lease_until = NULL WHERE id = ANY($1)",
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, lease_until = NULL, \
+         next_attempt_at = now() + make_interval(secs => \
+             least($3::float8 * power(2, least(attempts, 30)), $4::float8)) \
+         WHERE id = ANY($1) AND published_at IS NULL",
     )
     .bind::<Array<BigInt>, _>(ids)
     .bind::<Text, _>(error)
+    .bind::<Double, _>(base.as_secs_f64())
+    .bind::<Double, _>(max.as_secs_f64())
     .execute(conn)?;
     Ok(())
+}
+
+/// Gives rows back at once, without counting an attempt: they were never
+/// offered to the broker (it was unreachable), so they are not at fault and
+/// must go out as soon as it returns.
+pub fn release(conn: &mut PgConnection, ids: &[i64]) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(
+        "UPDATE outbox SET lease_until = NULL WHERE id = ANY($1) AND published_at IS NULL",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// What `/metrics` and `/readyz` say about the rows still to publish.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
+pub struct Stats {
+    #[diesel(sql_type = BigInt)]
+    pub unpublished: i64,
+    /// Unpublished rows whose publish has failed at least once.
+    #[diesel(sql_type = BigInt)]
+    pub retrying: i64,
+    /// The most failed attempts of any unpublished row.
+    #[diesel(sql_type = BigInt)]
+    pub max_attempts: i64,
+    /// Age of the oldest unpublished row, in whole seconds (0 when none).
+    #[diesel(sql_type = BigInt)]
+    pub oldest_pending_seconds: i64,
+}
+
+/// One pass over the unpublished rows (a partial index keeps it small).
+pub fn stats(conn: &mut PgConnection) -> Result<Stats, DbError> {
+    Ok(diesel::sql_query(
+        "SELECT count(*) AS unpublished, \
+                count(*) FILTER (WHERE attempts > 0) AS retrying, \
+                coalesce(max(attempts), 0)::int8 AS max_attempts, \
+                coalesce(extract(epoch FROM now() - min(created_at)), 0)::int8 AS oldest_pending_seconds \
+         FROM outbox WHERE published_at IS NULL",
+    )
+    .get_result(conn)?)
 }
 
 /// Rows not yet published (for metrics and readiness detail).

@@ -43,6 +43,7 @@ diesel::table! {
         picked_at -> Nullable<Timestamptz>,
         processed_at -> Nullable<Timestamptz>,
         outcome -> Nullable<Text>,
+        redacted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -59,6 +60,7 @@ diesel::table! {
         attempts -> Int4,
         last_error -> Nullable<Text>,
         lease_until -> Nullable<Timestamptz>,
+        next_attempt_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -2,8 +2,11 @@
 //! published only after the broker's ack.
 //!
 //! Handlers [`Relay::nudge`] it right after their commit for low latency; a
-//! one-second tick and every broker reconnection also wake it, so nothing
-//! written while RabbitMQ was away stays behind. Rows are leased with
+//! background pass on a fixed interval (`OUTBOX_RELAY_INTERVAL_MS`) and every
+//! broker reconnection also wake it, so nothing written while RabbitMQ was
+//! away, released after a failure or left by a writer that died stays
+//! behind, however steady the traffic. A row whose publish failed waits out a
+//! growing backoff (`next_attempt_at`) before it is leased again. Rows are leased with
 //! `FOR UPDATE SKIP LOCKED` and a lease time: several processes can relay at
 //! once without publishing a row twice concurrently, and no database
 //! connection is held while waiting for the broker. (A crash between the
@@ -18,6 +21,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Confirmation};
 use tokio::sync::{Notify, mpsc};
+use tokio::time::MissedTickBehavior;
 
 use crate::db::outbox::{self, PendingMessage};
 use crate::db::{Db, DbError};
@@ -27,6 +31,24 @@ use crate::queue::{Broker, Topology};
 /// Rows claimed per transaction.
 pub const BATCH: i64 = 256;
 
+/// How often the background pass runs and how failed rows back off.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub interval: Duration,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+impl Pace {
+    pub fn from_config(ops: &crate::config::OpsConfig) -> Self {
+        Self {
+            interval: ops.relay_interval,
+            retry_base: ops.relay_retry_base,
+            retry_max: ops.relay_retry_max,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Relay {
     nudge: Arc<Notify>,
@@ -34,10 +56,10 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn start(db: Db, broker: Broker, metrics: Arc<Metrics>) -> Self {
+    pub fn start(db: Db, broker: Broker, metrics: Arc<Metrics>, pace: Pace) -> Self {
         let nudge = Arc::new(Notify::new());
         let (direct, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, broker, metrics, nudge.clone(), queue));
+        tokio::spawn(run(db, broker, metrics, pace, nudge.clone(), queue));
         Self { nudge, direct }
     }
 
@@ -60,11 +82,25 @@ async fn run(
     db: Db,
     broker: Broker,
     metrics: Arc<Metrics>,
+    pace: Pace,
     nudge: Arc<Notify>,
     mut direct: mpsc::UnboundedReceiver<Vec<PendingMessage>>,
 ) {
     let mut state = broker.subscribe();
     let mut channel: Option<Channel> = None;
+    // One interval for the life of the relay: its deadline does not move when
+    // another branch wins, so the background pass runs on time even while
+    // fresh rows arrive more often than the interval. `Delay` because a pass
+    // that overran has just done the catching up; a burst of ticks would only
+    // run empty passes.
+    let mut tick = tokio::time::interval(pace.interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let relay = Ctx {
+        db: &db,
+        topology: broker.topology(),
+        metrics: &metrics,
+        pace,
+    };
     loop {
         let mut fresh = Vec::new();
         tokio::select! {
@@ -76,12 +112,12 @@ async fn run(
                 }
             }
             _ = nudge.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tick.tick() => {}
             changed = state.changed() => if changed.is_err() { return },
         }
         if !broker.is_connected() {
             channel = None;
-            release(&db, fresh, "RabbitMQ unavailable").await;
+            release(&db, fresh).await;
             continue;
         }
         let ch = match channel.take().filter(|c| c.status().connected()) {
@@ -90,27 +126,25 @@ async fn run(
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot open a publishing channel; will retry");
-                    release(&db, fresh, "no publishing channel").await;
+                    release(&db, fresh).await;
                     continue;
                 }
             },
         };
         if !fresh.is_empty() {
-            match publish_and_mark(&db, &ch, broker.topology(), &metrics, &fresh).await {
-                Ok(false) => {
-                    channel = Some(ch);
-                    continue;
-                }
-                Ok(true) => continue,
+            match relay.publish_and_mark(&ch, &fresh).await {
+                Ok(false) => channel = Some(ch),
+                Ok(true) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "could not record published messages; the background pass will redo them");
                     channel = Some(ch);
-                    continue;
                 }
             }
+            // Fresh rows only; leased rows wait for the tick or a nudge.
+            continue;
         }
         loop {
-            match publish_batch(&db, &ch, broker.topology(), &metrics).await {
+            match relay.publish_batch(&ch).await {
                 Ok(Pass {
                     claimed,
                     broken: false,
@@ -146,53 +180,58 @@ struct Pass {
 const LEASE_SECS: i32 = 60;
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Gives rows back to the background pass (their lease is cleared).
-async fn release(db: &Db, rows: Vec<PendingMessage>, why: &'static str) {
+/// Gives rows that were never offered to the broker back to the background
+/// pass at once (lease cleared, no attempt counted).
+async fn release(db: &Db, rows: Vec<PendingMessage>) {
     if rows.is_empty() {
         return;
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    if let Err(e) = db
-        .run(move |conn| outbox::mark_failed(conn, &ids, why))
-        .await
-    {
+    if let Err(e) = db.run(move |conn| outbox::release(conn, &ids)).await {
         tracing::warn!(error = %e, "could not release outbox rows; their lease expires on its own");
     }
 }
 
-async fn publish_batch(
-    db: &Db,
-    ch: &Channel,
-    topology: &Topology,
-    metrics: &Metrics,
-) -> Result<Pass, DbError> {
-    let rows = db
-        .run(|conn| outbox::lease(conn, BATCH, LEASE_SECS))
-        .await?;
-    if rows.is_empty() {
-        return Ok(Pass {
-            claimed: 0,
-            broken: false,
-        });
-    }
-    let broken = publish_and_mark(db, ch, topology, metrics, &rows).await?;
-    Ok(Pass {
-        claimed: rows.len(),
-        broken,
-    })
+/// What a publishing pass needs.
+struct Ctx<'a> {
+    db: &'a Db,
+    topology: &'a Topology,
+    metrics: &'a Metrics,
+    pace: Pace,
 }
 
-/// Publishes `rows` (already leased to us) and records the outcome; returns
-/// whether the channel broke.
-async fn publish_and_mark(
-    db: &Db,
-    ch: &Channel,
-    topology: &Topology,
-    metrics: &Metrics,
-    rows: &[PendingMessage],
-) -> Result<bool, DbError> {
-    let outcome =
-        match tokio::time::timeout(PUBLISH_TIMEOUT, publish_rows(ch, topology, rows)).await {
+impl Ctx<'_> {
+    async fn publish_batch(&self, ch: &Channel) -> Result<Pass, DbError> {
+        let rows = self
+            .db
+            .run(|conn| outbox::lease(conn, BATCH, LEASE_SECS))
+            .await?;
+        if rows.is_empty() {
+            return Ok(Pass {
+                claimed: 0,
+                broken: false,
+            });
+        }
+        let broken = self.publish_and_mark(ch, &rows).await?;
+        Ok(Pass {
+            claimed: rows.len(),
+            broken,
+        })
+    }
+
+    /// Publishes `rows` (already leased to us) and records the outcome;
+    /// returns whether the channel broke.
+    async fn publish_and_mark(
+        &self,
+        ch: &Channel,
+        rows: &[PendingMessage],
+    ) -> Result<bool, DbError> {
+        let outcome = match tokio::time::timeout(
+            PUBLISH_TIMEOUT,
+            publish_rows(ch, self.topology, rows),
+        )
+        .await
+        {
             Ok(outcome) => outcome,
             Err(_) => Outcome {
                 acked: Vec::new(),
@@ -201,29 +240,42 @@ async fn publish_and_mark(
                 broken: true,
             },
         };
-    for row in rows {
-        if outcome.acked.contains(&row.id) {
-            let prefix = row.routing_key.split('.').next().unwrap_or("");
-            metrics
-                .published
-                .with_label_values(&[row.exchange.as_str(), prefix])
-                .inc();
-        } else {
-            metrics
-                .publish_failures
-                .with_label_values(&[row.exchange.as_str()])
-                .inc();
+        for row in rows {
+            if outcome.acked.contains(&row.id) {
+                let prefix = row.routing_key.split('.').next().unwrap_or("");
+                self.metrics
+                    .published
+                    .with_label_values(&[row.exchange.as_str(), prefix])
+                    .inc();
+            } else {
+                self.metrics
+                    .publish_failures
+                    .with_label_values(&[row.exchange.as_str()])
+                    .inc();
+            }
         }
+        let broken = outcome.broken;
+        let Pace {
+            retry_base,
+            retry_max,
+            ..
+        } = self.pace;
+        self.db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    outbox::mark_published(conn, &outcome.acked)?;
+                    outbox::mark_failed(
+                        conn,
+                        &outcome.failed,
+                        &outcome.error,
+                        retry_base,
+                        retry_max,
+                    )
+                })
+            })
+            .await?;
+        Ok(broken)
     }
-    let broken = outcome.broken;
-    db.run(move |conn| {
-        conn.transaction(|conn| {
-            outbox::mark_published(conn, &outcome.acked)?;
-            outbox::mark_failed(conn, &outcome.failed, &outcome.error)
-        })
-    })
-    .await?;
-    Ok(broken)
 }
 
 struct Outcome {

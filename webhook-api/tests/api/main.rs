@@ -10,5 +10,6 @@ mod hostile;
 mod logs;
 mod orders;
 mod outage;
+mod pools;
 mod reports;
 mod webhooks;

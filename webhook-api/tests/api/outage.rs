@@ -75,6 +75,13 @@ async fn accepted_while_the_broker_is_down_and_published_exactly_once_when_it_re
         "nothing can be published while the broker is away"
     );
     assert_eq!(unpublished(&app), 30);
+    // Still ready: the load balancer keeps sending webhooks; the detail shows the backlog.
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["broker"], "unavailable", "{body}");
+    assert_eq!(body["detail"]["outbox"]["unpublished"], 30, "{body}");
+    assert_eq!(body["detail"]["outbox"]["max_failed_attempts"], 0, "{body}");
 
     proxy.set_up(true);
     let got = drain(

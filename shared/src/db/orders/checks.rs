@@ -87,7 +87,8 @@ pub fn record_check(
 }
 
 /// How many orders are in each state (for the `orders_by_state` gauge); states with
-/// no order are absent.
+/// no order are absent. A scan of every order: callers cache it
+/// (`METRICS_GAUGE_REFRESH_SECS`).
 pub fn counts_by_state(conn: &mut PgConnection) -> Result<Vec<(String, i64)>, DbError> {
     Ok(orders::table
         .group_by(orders::state)

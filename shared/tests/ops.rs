@@ -1,0 +1,232 @@
+//! Operational behaviour against the real services: the relay's background
+//! pass and backoff, and the session limits every pooled connection carries.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection as _;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool};
+use shared::config::SessionLimits;
+use shared::db::Db;
+use shared::db::outbox::{self, NewMessage, PendingMessage};
+use shared::metrics::Metrics;
+use shared::queue::Broker;
+use shared::queue::message::Exchange;
+use shared::queue::relay::{Pace, Relay};
+use shared::secret::Secret;
+use shared::testing::{TestBroker, TestDb};
+
+struct Rig {
+    db: TestDb,
+    pool: Db,
+    broker: TestBroker,
+    relay: Relay,
+}
+
+async fn rig(pace: Pace) -> Rig {
+    let db = TestDb::create();
+    let broker = TestBroker::new(vec![Duration::from_secs(1)]);
+    broker.declare().await;
+    let pool = db.db();
+    let live = Broker::start(
+        Secret::new(broker.url.clone()),
+        broker.topology.clone(),
+        "ops-test",
+    );
+    assert!(live.connected(Duration::from_secs(10)).await);
+    let relay = Relay::start(pool.clone(), live, Arc::new(Metrics::new()), pace);
+    Rig {
+        db,
+        pool,
+        broker,
+        relay,
+    }
+}
+
+fn message(i: usize, routing_key: &str) -> NewMessage {
+    NewMessage {
+        exchange: Exchange::Events,
+        routing_key: routing_key.to_owned(),
+        message_id: format!("ops-test-{i}"),
+        payload: serde_json::json!({"n": i}),
+        inbox_id: None,
+    }
+}
+
+/// Inserts rows as a handler does (leased to their writer), and returns them.
+async fn insert(pool: &Db, from: usize, to: usize, routing_key: &str) -> Vec<PendingMessage> {
+    let key = routing_key.to_owned();
+    pool.run(move |conn| {
+        let mut rows = Vec::new();
+        for i in from..to {
+            rows.push(outbox::insert(conn, &message(i, &key))?.expect("new row"));
+        }
+        Ok(rows)
+    })
+    .await
+    .unwrap()
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    attempts: i64,
+    #[diesel(sql_type = Bool)]
+    published: bool,
+}
+
+fn row(db: &TestDb, id: i64) -> Row {
+    diesel::sql_query(
+        "SELECT attempts::int8 AS attempts, published_at IS NOT NULL AS published FROM outbox WHERE id = $1",
+    )
+    .bind::<BigInt, _>(id)
+    .get_result(&mut db.connect())
+    .unwrap()
+}
+
+#[tokio::test]
+async fn steady_traffic_does_not_starve_the_background_pass() {
+    let rig = rig(Pace {
+        interval: Duration::from_millis(300),
+        retry_base: Duration::from_millis(100),
+        retry_max: Duration::from_secs(1),
+    })
+    .await;
+    // A row its writer gave back (as after a broken channel): only the
+    // background pass can publish it.
+    let orphan = insert(&rig.pool, 0, 1, "mono.orphan").await[0].id;
+    let ids = [orphan];
+    rig.pool
+        .run(move |conn| outbox::release(conn, &ids))
+        .await
+        .unwrap();
+    // Fresh rows every 100 ms, each published straight after its "commit".
+    let started = Instant::now();
+    let mut published_after = None;
+    for i in 1..=25 {
+        let fresh = insert(&rig.pool, i, i + 1, "mono.fresh").await;
+        rig.relay.publish_now(fresh);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if published_after.is_none() && row(&rig.db, orphan).published {
+            published_after = Some(started.elapsed());
+        }
+    }
+    let after = published_after.expect("the released row is published while traffic continues");
+    assert!(
+        after < Duration::from_millis(1_500),
+        "published {after:?} after release; the pass runs every 300 ms"
+    );
+}
+
+#[tokio::test]
+async fn rows_the_broker_keeps_refusing_back_off_instead_of_looping() {
+    let rig = rig(Pace {
+        interval: Duration::from_millis(100),
+        retry_base: Duration::from_millis(200),
+        retry_max: Duration::from_secs(30),
+    })
+    .await;
+    // Nothing bound to the events exchange: every publish comes back unroutable.
+    let conn = rig.broker.connect().await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_unbind(
+        rig.broker.topology.events_queue().into(),
+        rig.broker.topology.events_exchange().into(),
+        "#".into(),
+        lapin::types::FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    // More than one lease batch (256): a full batch used to be re-leased at once.
+    let rows = insert(&rig.pool, 0, 300, "mono.nobody").await;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    rig.pool
+        .run(move |conn| outbox::release(conn, &ids))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stats = rig.pool.run(|conn| outbox::stats(conn)).await.unwrap();
+    assert_eq!(stats.unpublished, 300);
+    assert_eq!(stats.retrying, 300, "every row was tried: {stats:?}");
+    // Delays of 0.2, 0.4, 0.8, 1.6 s: at most 5 attempts in 3 s. A fixed
+    // delay would allow 15 and a tight loop thousands.
+    assert!(
+        (2..=5).contains(&stats.max_attempts),
+        "attempts grow slower and slower: {stats:?}"
+    );
+    assert!(row(&rig.db, rows[0].id).attempts >= 2, "retried at all");
+    let error: Option<String> = diesel::sql_query("SELECT last_error FROM outbox LIMIT 1")
+        .get_result::<LastError>(&mut rig.db.connect())
+        .unwrap()
+        .last_error;
+    assert!(error.unwrap_or_default().contains("unroutable"));
+}
+
+#[derive(QueryableByName)]
+struct LastError {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    last_error: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    setting: String,
+}
+
+#[tokio::test]
+async fn every_pooled_connection_carries_the_session_limits() {
+    let db = TestDb::create();
+    let pool = Db::with_limits(
+        &db.url,
+        2,
+        Duration::from_secs(5),
+        SessionLimits {
+            statement_timeout: Duration::from_millis(700),
+            lock_timeout: Duration::from_millis(300),
+            idle_in_transaction_timeout: Duration::from_secs(9),
+        },
+    );
+    let settings = pool
+        .run(|conn| {
+            let mut out = Vec::new();
+            for name in [
+                "statement_timeout",
+                "lock_timeout",
+                "idle_in_transaction_session_timeout",
+            ] {
+                let s: Setting =
+                    diesel::sql_query(format!("SELECT current_setting('{name}') AS setting"))
+                        .get_result(conn)?;
+                out.push(s.setting);
+            }
+            Ok(out)
+        })
+        .await
+        .unwrap();
+    assert_eq!(settings, ["700ms", "300ms", "9s"]);
+    // A statement over the limit is cut short, and reads as "retry later".
+    let slow = pool
+        .run(|conn| {
+            diesel::sql_query("SELECT pg_sleep(2)").execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(slow.is_unavailable(), "{slow}");
+    // So is a lock wait.
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let started = Instant::now();
+    let blocked = pool
+        .run(|conn| outbox::backlog(conn).map(|_| ()))
+        .await
+        .unwrap_err();
+    assert!(blocked.is_unavailable(), "{blocked}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    holder.batch_execute("ROLLBACK").unwrap();
+}
