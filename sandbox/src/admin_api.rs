@@ -39,6 +39,19 @@ pub struct CreatedPayment {
     pub status: String,
 }
 
+/// One entry of `GET /_sandbox/payments?provider=…&reference=…`: a payment the provider holds
+/// for that reference, however it was created (admin API or the provider's own create call).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundPayment {
+    pub provider: String,
+    pub provider_payment_id: String,
+    pub status: String,
+    /// What the provider's API reports as the amount, in centavos.
+    pub amount_minor: i64,
+    /// Mono `reference`, Belvo `metadata.reference`, Tpaga `order_id`.
+    pub reference: String,
+}
+
 /// `POST /_sandbox/payments/{provider}/{id}/status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusChange {

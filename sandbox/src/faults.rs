@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use shared::domain::Provider;
+
 use crate::admin_api::Fault;
-use crate::state::Provider;
+use crate::registry::Endpoint;
 
 /// What happens to one faulted call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +37,7 @@ const MAX_DELAY: Duration = Duration::from_secs(600);
 impl Faults {
     /// Validates and queues a fault from the admin API.
     pub fn add(&mut self, fault: &Fault) -> Result<(), String> {
-        let provider = Provider::parse(&fault.provider)
-            .ok_or_else(|| format!("unknown provider {:?}", fault.provider))?;
+        let provider: Provider = fault.provider.parse().map_err(|e| format!("{e}"))?;
         if fault.count == 0 {
             return Err("count must be at least 1".to_owned());
         }
@@ -74,12 +75,12 @@ impl Faults {
     }
 
     /// Consumes one use of the oldest fault that applies to this call.
-    /// `token_endpoint` marks Tpaga's OAuth endpoints, faulted only when asked.
-    pub fn take(&mut self, provider: Provider, token_endpoint: bool) -> Option<FaultAction> {
+    /// Token endpoints are faulted only when the fault asks for them.
+    pub fn take(&mut self, provider: Provider, endpoint: Endpoint) -> Option<FaultAction> {
         let index = self.rules.iter().position(|r| {
             r.provider == provider
                 && r.remaining > 0
-                && (!token_endpoint || r.include_token_endpoint)
+                && (endpoint != Endpoint::Token || r.include_token_endpoint)
         })?;
         let rule = &mut self.rules[index];
         rule.remaining -= 1;
@@ -100,26 +101,26 @@ mod tests {
         let mut f = Faults::default();
         f.add(&Fault::status("tpaga", 503, 2)).unwrap();
         f.add(&Fault::delay("tpaga", 10, 1)).unwrap();
-        assert_eq!(f.take(Provider::Tpaga, true), None);
-        assert_eq!(f.take(Provider::Mono, false), None);
+        assert_eq!(f.take(Provider::Tpaga, Endpoint::Token), None);
+        assert_eq!(f.take(Provider::Mono, Endpoint::Data), None);
         assert_eq!(
-            f.take(Provider::Tpaga, false),
+            f.take(Provider::Tpaga, Endpoint::Data),
             Some(FaultAction::Status(503))
         );
         assert_eq!(
-            f.take(Provider::Tpaga, false),
+            f.take(Provider::Tpaga, Endpoint::Data),
             Some(FaultAction::Status(503))
         );
         assert_eq!(
-            f.take(Provider::Tpaga, false),
+            f.take(Provider::Tpaga, Endpoint::Data),
             Some(FaultAction::Delay(Duration::from_millis(10)))
         );
-        assert_eq!(f.take(Provider::Tpaga, false), None);
+        assert_eq!(f.take(Provider::Tpaga, Endpoint::Data), None);
         let mut with_token = Fault::status("tpaga", 500, 1);
         with_token.include_token_endpoint = true;
         f.add(&with_token).unwrap();
         assert_eq!(
-            f.take(Provider::Tpaga, true),
+            f.take(Provider::Tpaga, Endpoint::Token),
             Some(FaultAction::Status(500))
         );
     }

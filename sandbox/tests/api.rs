@@ -257,7 +257,7 @@ async fn mono_create_and_get_speak_the_seed_format() {
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap();
     assert!(
-        id.starts_with("cint_") && sandbox::mono::valid_id(id),
+        id.starts_with("cint_") && shared::providers::mono::validate_payment_id(id).is_ok(),
         "{id}"
     );
     assert_eq!(created["state"], "created");
