@@ -1,13 +1,15 @@
 //! What every provider API call goes through: it is counted, delayed by the configured latency
-//! and any delay fault, or answered with an injected error in the provider's envelope instead
-//! of running its handler.
+//! and any delay fault, answered with an injected error in the provider's envelope instead of
+//! running its handler, or run and then its answer lost (a status, a dropped connection, or
+//! silence until the client gives up).
 
 use std::future::Future;
 
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::faults::FaultAction;
+use crate::conn;
+use crate::faults::{FaultAction, Lost};
 use crate::registry::{Endpoint, FakeProvider};
 use crate::state::AppState;
 
@@ -37,8 +39,40 @@ pub async fn guarded(
     }
     match fault {
         Some(FaultAction::Status(status)) => fault_answer(provider, status, endpoint),
-        _ => handler.await,
+        Some(FaultAction::Lost(lost)) => {
+            // Whatever the call stores stays stored; only the answer goes.
+            drop(handler.await);
+            lose(provider, req, lost, endpoint).await
+        }
+        Some(FaultAction::Delay(_)) | None => handler.await,
     }
+}
+
+/// The answer a lost call gives instead of its own.
+async fn lose(
+    provider: &dyn FakeProvider,
+    req: &HttpRequest,
+    lost: Lost,
+    endpoint: Endpoint,
+) -> HttpResponse {
+    let status = match lost {
+        Lost::Status(status) => return fault_answer(provider, status, endpoint),
+        Lost::Drop => 502,
+        Lost::Timeout(silence) => {
+            tokio::time::sleep(silence).await;
+            504
+        }
+    };
+    if conn::close(req) {
+        tracing::info!(
+            provider = provider.id().as_str(),
+            "answer lost: connection closed"
+        );
+    } else {
+        tracing::warn!("cannot close the connection; answering {status} instead");
+    }
+    // Never reaches a closed connection; the fallback when it could not be closed.
+    fault_answer(provider, status, endpoint)
 }
 
 /// The provider's error answer for an injected `status`, with `Retry-After` on 429.

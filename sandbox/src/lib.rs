@@ -11,6 +11,7 @@ pub mod admin_api;
 mod auth;
 pub mod client;
 pub mod config;
+mod conn;
 mod email;
 mod faults;
 mod gate;
@@ -115,6 +116,7 @@ pub async fn start(config: SandboxConfig, addr: &str) -> std::io::Result<Running
             .default_service(web::to(no_route))
     })
     .workers(WORKERS)
+    .on_connect(conn::remember)
     // The embedding program owns signals (tests must not have Ctrl-C stop a sandbox).
     .disable_signals()
     .shutdown_timeout(1)

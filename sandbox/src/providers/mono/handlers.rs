@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
 use super::validate::validate;
-use super::wire::{envelope, malformed, not_found, unauthorized};
+use super::wire::{envelope, error_item, malformed, not_found, unauthorized};
 use super::{INTENT, INTENTS, Mono};
 use crate::auth;
 use crate::gate;
@@ -36,16 +36,40 @@ async fn create_intent(mono: &Mono, req: &HttpRequest, body: &[u8]) -> HttpRespo
         Ok(r) => r,
         Err(errors) => return envelope(422, errors, "Validation errors"),
     };
-    let key = req
-        .headers()
-        .get("x-idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let key = match idempotency_key(req) {
+        Ok(key) => key,
+        Err(refused) => return refused,
+    };
     // Docs: the key makes a retried create return the first intent. They are silent on
     // the status of such a replay; the sandbox answers 201 with the original intent, as it
     // does for the first create (the seed shows the body under two codes and no status).
     let intent = mono.store.lock().create(request, key);
     HttpResponse::Created().json(intent)
+}
+
+/// The `x-idempotency-key`, which Mono documents as a UUID ("UUID v4 format"). The sandbox
+/// refuses anything else with a 422 naming the header (the docs are silent on that error), so
+/// a client that derives its key some other way finds out here, not in production.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, HttpResponse> {
+    let Some(value) = req.headers().get("x-idempotency-key") else {
+        return Ok(None);
+    };
+    match value
+        .to_str()
+        .ok()
+        .filter(|k| uuid::Uuid::parse_str(k).is_ok())
+    {
+        Some(key) => Ok(Some(key.to_owned())),
+        None => Err(envelope(
+            422,
+            vec![error_item(
+                "validation_error",
+                "must be a UUID",
+                Some("x-idempotency-key"),
+            )],
+            "Validation errors",
+        )),
+    }
 }
 
 pub async fn get(
