@@ -38,7 +38,7 @@ async fn create_intent(mono: &Mono, req: &HttpRequest, body: &[u8]) -> HttpRespo
     };
     let key = match idempotency_key(req) {
         Ok(key) => key,
-        Err(refused) => return refused,
+        Err(error) => return envelope(422, vec![error], "Validation errors"),
     };
     // Docs: the key makes a retried create return the first intent. They are silent on
     // the status of such a replay; the sandbox answers 201 with the original intent, as it
@@ -50,7 +50,7 @@ async fn create_intent(mono: &Mono, req: &HttpRequest, body: &[u8]) -> HttpRespo
 /// The `x-idempotency-key`, which Mono documents as a UUID ("UUID v4 format"). The sandbox
 /// refuses anything else with a 422 naming the header (the docs are silent on that error), so
 /// a client that derives its key some other way finds out here, not in production.
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, HttpResponse> {
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, Value> {
     let Some(value) = req.headers().get("x-idempotency-key") else {
         return Ok(None);
     };
@@ -60,14 +60,10 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, HttpResponse> {
         .filter(|k| uuid::Uuid::parse_str(k).is_ok())
     {
         Some(key) => Ok(Some(key.to_owned())),
-        None => Err(envelope(
-            422,
-            vec![error_item(
-                "validation_error",
-                "must be a UUID",
-                Some("x-idempotency-key"),
-            )],
-            "Validation errors",
+        None => Err(error_item(
+            "validation_error",
+            "must be a UUID",
+            Some("x-idempotency-key"),
         )),
     }
 }
