@@ -39,6 +39,19 @@ pub struct CreatedPayment {
     pub status: String,
 }
 
+/// One entry of `GET /_sandbox/payments?provider=…&reference=…`: a payment the provider holds
+/// for that reference, however it was created (admin API or the provider's own create call).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundPayment {
+    pub provider: String,
+    pub provider_payment_id: String,
+    pub status: String,
+    /// What the provider's API reports as the amount, in centavos.
+    pub amount_minor: i64,
+    /// Mono `reference`, Belvo `metadata.reference`, Tpaga `order_id`.
+    pub reference: String,
+}
+
 /// `POST /_sandbox/payments/{provider}/{id}/status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusChange {
@@ -114,23 +127,42 @@ pub struct AddedTransaction {
     pub webhook_responses: Vec<u16>,
 }
 
-/// `POST /_sandbox/faults`: make the next `count` calls to a provider fail or stall.
+/// `POST /_sandbox/faults`: make the next `count` calls to a provider fail, stall, or (on the
+/// calls that create a payment) succeed and then lose their answer.
+///
+/// - `{"kind":"status","status":503}`: answer 503 in the provider's error body; nothing runs.
+/// - `{"kind":"delay","delay_ms":2000}`: answer normally, 2 s late.
+/// - `{"kind":"lost","lost_as":"status","status":502}`: create the payment, answer 502.
+/// - `{"kind":"lost","lost_as":"drop"}`: create the payment, close the connection unanswered.
+/// - `{"kind":"lost","lost_as":"timeout","delay_ms":5000}`: create the payment, say nothing for
+///   5 s, then close the connection unanswered (a client with a shorter timeout gives up first).
+///
+/// "Create" is Mono `POST /v1/collection_intents`, Belvo `POST /payments/payment-links/` and
+/// Tpaga `POST /api/pse/v1/public/charge`; `lost` faults apply only to those, and
+/// `create_only: true` restricts a `status` or `delay` fault to them too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     pub provider: String,
-    /// `"status"` or `"delay"`.
+    /// `"status"`, `"delay"` or `"lost"`.
     pub kind: String,
-    /// For `"status"`: the HTTP status to answer (400–599).
+    /// For `"status"` and `lost_as: "status"`: the HTTP status to answer (400–599).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// For `"delay"`: how long to wait before answering normally.
+    /// For `"delay"`: how long to wait before answering normally; for `lost_as: "timeout"`:
+    /// how long to stay silent before closing the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// For `"lost"`: `"status"`, `"drop"` or `"timeout"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_as: Option<String>,
     #[serde(default = "one")]
     pub count: u32,
     /// Tpaga only: whether `/o/token/` is affected too.
     #[serde(default)]
     pub include_token_endpoint: bool,
+    /// Only the calls that create a payment (always so for `"lost"`).
+    #[serde(default)]
+    pub create_only: bool,
 }
 
 fn one() -> u32 {
@@ -140,39 +172,73 @@ fn one() -> u32 {
 impl Default for Fault {
     /// One 500 from Mono; set the fields you need.
     fn default() -> Self {
-        Self {
-            provider: "mono".to_owned(),
-            kind: "status".to_owned(),
-            status: Some(500),
-            delay_ms: None,
-            count: 1,
-            include_token_endpoint: false,
-        }
+        Self::status("mono", 500, 1)
     }
 }
 
 impl Fault {
+    fn new(provider: &str, kind: &str, count: u32) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            kind: kind.to_owned(),
+            status: None,
+            delay_ms: None,
+            lost_as: None,
+            count,
+            include_token_endpoint: false,
+            create_only: false,
+        }
+    }
+
     /// The next `count` calls to `provider` answer `status`.
     pub fn status(provider: &str, status: u16, count: u32) -> Self {
         Self {
-            provider: provider.to_owned(),
-            kind: "status".to_owned(),
             status: Some(status),
-            delay_ms: None,
-            count,
-            include_token_endpoint: false,
+            ..Self::new(provider, "status", count)
         }
     }
 
     /// The next `count` calls to `provider` are answered normally after `delay_ms`.
     pub fn delay(provider: &str, delay_ms: u64, count: u32) -> Self {
         Self {
-            provider: provider.to_owned(),
-            kind: "delay".to_owned(),
-            status: None,
             delay_ms: Some(delay_ms),
-            count,
-            include_token_endpoint: false,
+            ..Self::new(provider, "delay", count)
+        }
+    }
+
+    /// The next `count` creates at `provider` store the payment, then answer `status`.
+    pub fn lost_with_status(provider: &str, status: u16, count: u32) -> Self {
+        Self {
+            status: Some(status),
+            lost_as: Some("status".to_owned()),
+            ..Self::new(provider, "lost", count)
+        }
+    }
+
+    /// The next `count` creates at `provider` store the payment, then close the connection.
+    pub fn lost_by_drop(provider: &str, count: u32) -> Self {
+        Self {
+            lost_as: Some("drop".to_owned()),
+            ..Self::new(provider, "lost", count)
+        }
+    }
+
+    /// The next `count` creates at `provider` store the payment, stay silent `delay_ms`, then
+    /// close the connection.
+    pub fn lost_by_timeout(provider: &str, delay_ms: u64, count: u32) -> Self {
+        Self {
+            delay_ms: Some(delay_ms),
+            lost_as: Some("timeout".to_owned()),
+            ..Self::new(provider, "lost", count)
+        }
+    }
+
+    /// This fault, applied only to the calls that create a payment.
+    #[must_use]
+    pub fn on_create(self) -> Self {
+        Self {
+            create_only: true,
+            ..self
         }
     }
 }

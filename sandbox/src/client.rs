@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::admin_api::{
-    AddedTransaction, CreatedPayment, Delivered, Fault, Latency, NewPayment, NewTransaction, Stats,
-    StatusChange, StatusChanged, WebhookRequest, WebhookTarget,
+    AddedTransaction, CreatedPayment, Delivered, Fault, FoundPayment, Latency, NewPayment,
+    NewTransaction, Stats, StatusChange, StatusChanged, WebhookRequest, WebhookTarget,
 };
 
 /// Why an admin call failed.
@@ -118,6 +118,21 @@ impl AdminClient {
         payment: &NewPayment,
     ) -> Result<CreatedPayment, AdminError> {
         self.post("/payments", payment).await
+    }
+
+    /// The payments `provider` holds for `reference` (Mono `reference`, Belvo
+    /// `metadata.reference`, Tpaga `order_id`), oldest first, however they were created.
+    pub async fn find_payments(
+        &self,
+        provider: &str,
+        reference: &str,
+    ) -> Result<Vec<FoundPayment>, AdminError> {
+        let url = reqwest::Url::parse_with_params(
+            &self.url("/payments"),
+            &[("provider", provider), ("reference", reference)],
+        )
+        .map_err(|e| AdminError::Client(e.to_string()))?;
+        self.send(self.http()?.get(url)).await
     }
 
     /// Moves a payment to a provider status and delivers the webhooks that move triggers.

@@ -1,39 +1,35 @@
-//! What every provider API call goes through before its handler runs: it is
-//! counted, delayed by the configured latency and any delay fault, or answered
-//! with an injected error.
+//! What every provider API call goes through: it is counted, delayed by the configured latency
+//! and any delay fault, answered with an injected error in the provider's envelope instead of
+//! running its handler, or run and then its answer lost (a status, a dropped connection, or
+//! silence until the client gives up).
 
-use actix_web::HttpResponse;
-use actix_web::http::Method;
-use actix_web::http::header::RETRY_AFTER;
+use std::future::Future;
 
-use crate::faults::FaultAction;
-use crate::state::{AppState, Provider};
-use crate::{belvo, mono, tpaga};
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::{HttpRequest, HttpResponse};
 
-/// Which kind of endpoint is being called (Tpaga's OAuth endpoints are faulted only on request).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Data,
-    TpagaOAuth,
-}
+use crate::conn;
+use crate::faults::{FaultAction, Lost};
+use crate::registry::{Endpoint, FakeProvider};
+use crate::state::AppState;
 
-/// Returns the response to send instead of running the handler, if a status fault applies.
-pub async fn gate(
+/// Runs `handler` for a call to `route` of `provider`, unless a fault answers instead.
+pub async fn guarded(
     app: &AppState,
-    provider: Provider,
-    method: &Method,
+    provider: &dyn FakeProvider,
+    req: &HttpRequest,
     route: &'static str,
     endpoint: Endpoint,
-) -> Option<HttpResponse> {
+    handler: impl Future<Output = HttpResponse>,
+) -> HttpResponse {
+    let id = provider.id();
+    let method = req.method();
     let (latency, fault) = {
         let mut state = app.lock();
-        state.record_call(provider, method.as_str(), route);
-        let fault = state
-            .faults
-            .take(provider, endpoint == Endpoint::TpagaOAuth);
-        (state.latency, fault)
+        state.record_call(id, method.as_str(), route);
+        (state.latency, state.faults.take(id, endpoint))
     };
-    tracing::info!(provider = provider.as_str(), %method, route, ?fault, "provider call");
+    tracing::info!(provider = id.as_str(), %method, route, ?fault, "provider call");
     let delay = match fault {
         Some(FaultAction::Delay(extra)) => latency + extra,
         _ => latency,
@@ -41,22 +37,53 @@ pub async fn gate(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let Some(FaultAction::Status(status)) = fault else {
-        return None;
-    };
-    let mut response = match (provider, endpoint) {
-        (Provider::Mono, _) => mono::fault_response(status),
-        (Provider::Belvo, _) => belvo::fault_response(status),
-        (Provider::Tpaga, Endpoint::Data) => tpaga::fault_response(status),
-        (Provider::Tpaga, Endpoint::TpagaOAuth) => tpaga::oauth_fault_response(status),
-    };
-    if status == 429 {
-        response.headers_mut().insert(
-            RETRY_AFTER,
-            actix_web::http::header::HeaderValue::from_static("1"),
-        );
+    match fault {
+        Some(FaultAction::Status(status)) => fault_answer(provider, status, endpoint),
+        Some(FaultAction::Lost(lost)) => {
+            // Whatever the call stores stays stored; only the answer goes.
+            drop(handler.await);
+            lose(provider, req, lost, endpoint).await
+        }
+        Some(FaultAction::Delay(_)) | None => handler.await,
     }
-    Some(response)
+}
+
+/// The answer a lost call gives instead of its own.
+async fn lose(
+    provider: &dyn FakeProvider,
+    req: &HttpRequest,
+    lost: Lost,
+    endpoint: Endpoint,
+) -> HttpResponse {
+    let status = match lost {
+        Lost::Status(status) => return fault_answer(provider, status, endpoint),
+        Lost::Drop => 502,
+        Lost::Timeout(silence) => {
+            tokio::time::sleep(silence).await;
+            504
+        }
+    };
+    if conn::close(req) {
+        tracing::info!(
+            provider = provider.id().as_str(),
+            "answer lost: connection closed"
+        );
+    } else {
+        tracing::warn!("cannot close the connection; answering {status} instead");
+    }
+    // Never reaches a closed connection; the fallback when it could not be closed.
+    fault_answer(provider, status, endpoint)
+}
+
+/// The provider's error answer for an injected `status`, with `Retry-After` on 429.
+fn fault_answer(provider: &dyn FakeProvider, status: u16, endpoint: Endpoint) -> HttpResponse {
+    let mut response = provider.fault_response(status, endpoint);
+    if status == 429 {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }
 
 /// An `HttpResponse` with an arbitrary status code (falls back to 500 if the code is invalid).

@@ -9,43 +9,47 @@
 mod admin;
 pub mod admin_api;
 mod auth;
-pub mod belvo;
 pub mod client;
 pub mod config;
+mod conn;
+mod email;
 mod faults;
 mod gate;
 mod ids;
 pub mod money;
-pub mod mono;
+mod providers;
+mod registry;
 pub mod scenario;
 mod state;
-pub mod tpaga;
 mod webhooks;
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 pub use admin_api::{
-    AddedTransaction, AdminErrorBody, CallCount, CreatedPayment, Delivered, Fault, Latency,
-    NewPayment, NewTransaction, Stats, StatusChange, StatusChanged, WebhookRequest, WebhookTarget,
+    AddedTransaction, AdminErrorBody, CallCount, CreatedPayment, Delivered, Fault, FoundPayment,
+    Latency, NewPayment, NewTransaction, Stats, StatusChange, StatusChanged, WebhookRequest,
+    WebhookTarget,
 };
 pub use client::{AdminClient, AdminError};
 pub use config::SandboxConfig;
 
+use registry::Registry;
 use state::AppState;
 use webhooks::Deliverer;
 
 /// Few workers: tests start many sandboxes, and the fake needs no throughput.
 const WORKERS: usize = 2;
 
-/// Registers every route: the three providers (their paths do not collide) and the admin API.
-fn routes(cfg: &mut web::ServiceConfig) {
-    mono::configure(cfg);
-    belvo::configure(cfg);
-    tpaga::configure(cfg);
-    admin::configure(cfg);
+/// Registers every route: each registered provider's (their paths do not collide) and the admin API.
+fn routes(cfg: &mut web::ServiceConfig, providers: &Registry) {
+    for provider in providers.iter() {
+        Arc::clone(provider).configure(cfg);
+    }
+    admin::configure(cfg, providers);
 }
 
 /// Unknown paths get a JSON 404 that names the path, to make client typos obvious.
@@ -101,16 +105,18 @@ pub async fn start(config: SandboxConfig, addr: &str) -> std::io::Result<Running
         std::time::Duration::from_secs(1),
     )
     .map_err(std::io::Error::other)?;
-    let app_state = web::Data::new(AppState::new(config.clone()));
+    let providers = providers::all(&config).map_err(std::io::Error::other)?;
+    let app_state = web::Data::new(AppState::new(providers.clone()));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_state.clone())
             // One webhook client per worker, so each worker's runtime owns its connections.
             .app_data(web::Data::new(Deliverer::new()))
-            .configure(routes)
+            .configure(|cfg| routes(cfg, &providers))
             .default_service(web::to(no_route))
     })
     .workers(WORKERS)
+    .on_connect(conn::remember)
     // The embedding program owns signals (tests must not have Ctrl-C stop a sandbox).
     .disable_signals()
     .shutdown_timeout(1)

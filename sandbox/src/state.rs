@@ -1,57 +1,20 @@
-//! Everything the sandbox remembers, behind one mutex (never held across an `.await`).
+//! What the sandbox's core remembers (faults, latency, call counts, the webhook target) behind
+//! one mutex, next to the registry of fake providers, which keep their payments themselves.
+//! No lock is ever held across an `.await`, and no two locks are held at once.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use shared::domain::Provider;
+
 use crate::admin_api::{CallCount, WebhookTarget};
-use crate::config::SandboxConfig;
 use crate::faults::Faults;
-use crate::{belvo, mono, tpaga};
+use crate::registry::{FakeProvider, Registry};
 
-/// The three fake providers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Provider {
-    Mono,
-    Belvo,
-    Tpaga,
-}
-
-impl Provider {
-    /// The lower-case name used in the admin API and webhook paths.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Mono => "mono",
-            Self::Belvo => "belvo",
-            Self::Tpaga => "tpaga",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "mono" => Some(Self::Mono),
-            "belvo" => Some(Self::Belvo),
-            "tpaga" => Some(Self::Tpaga),
-            _ => None,
-        }
-    }
-}
-
-/// Why an admin operation on a provider object was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// No such payment: 404 `{"error":"not_found"}`.
-    NotFound,
-    /// The request makes no sense for this provider: 422 with the message.
-    Invalid(String),
-}
-
-/// The mutable state of one sandbox.
+/// The core's mutable state.
 #[derive(Default)]
 pub struct State {
-    pub mono: mono::Store,
-    pub belvo: belvo::Store,
-    pub tpaga: tpaga::Store,
     pub faults: Faults,
     pub latency: Duration,
     /// Calls per (provider, method, route pattern).
@@ -60,16 +23,6 @@ pub struct State {
 }
 
 impl State {
-    /// Forgets payments, faults, latency, stats and tokens; keeps the webhook target
-    /// (it describes the system under test, not a scenario).
-    pub fn reset(&mut self) {
-        let target = self.webhook_target.take();
-        *self = Self {
-            webhook_target: target,
-            ..Self::default()
-        };
-    }
-
     pub fn record_call(&mut self, provider: Provider, method: &str, route: &str) {
         *self
             .calls
@@ -91,22 +44,53 @@ impl State {
     }
 }
 
-/// Shared by every worker: the credentials and the state.
+/// Shared by every worker: the core state and the fake providers (which hold their credentials).
 pub struct AppState {
-    pub config: SandboxConfig,
+    pub providers: Registry,
     state: Mutex<State>,
 }
 
 impl AppState {
-    pub fn new(config: SandboxConfig) -> Self {
+    pub fn new(providers: Registry) -> Self {
         Self {
-            config,
+            providers,
             state: Mutex::new(State::default()),
         }
     }
 
-    /// The state; a panic in another handler must not wedge the sandbox, so poisoning is ignored.
+    /// The core state; a panic in another handler must not wedge the sandbox, so poisoning is ignored.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The registered provider an admin request names.
+    pub fn provider(&self, name: &str) -> Option<&Arc<dyn FakeProvider>> {
+        self.providers.named(name)
+    }
+
+    /// Forgets payments, faults, latency, stats and tokens; keeps the webhook target
+    /// (it describes the system under test, not a scenario).
+    pub fn reset(&self) {
+        {
+            let mut state = self.lock();
+            let target = state.webhook_target.take();
+            *state = State {
+                webhook_target: target,
+                ..State::default()
+            };
+        }
+        for provider in self.providers.iter() {
+            provider.reset();
+        }
+    }
+}
+
+/// A provider's own store behind its own mutex, with the same poisoning rule as [`AppState::lock`].
+#[derive(Debug, Default)]
+pub struct Locked<T>(Mutex<T>);
+
+impl<T> Locked<T> {
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -1,33 +1,14 @@
-//! Delivering webhooks to the configured target the way each provider does:
-//! Mono signs the exact bytes (`Mono-Signature`), Belvo echoes the registered
-//! `Authorization` value, Tpaga sends nothing but may use a secret path token.
+//! Delivering webhooks to the configured target. Each provider says where and with which
+//! credential its deliveries go ([`FakeProvider::delivery`]): Mono signs the exact bytes
+//! (`Mono-Signature`), Belvo echoes the registered `Authorization` value, Tpaga uses a secret
+//! path token. This module only sends.
 
 use std::time::Duration;
 
-use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use shared::Secret;
+use actix_web::http::header::CONTENT_TYPE;
 
 use crate::admin_api::WebhookTarget;
-use crate::state::Provider;
-
-/// One logical event, serialised once; every duplicate delivery sends these exact bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    pub provider: Provider,
-    pub body: Vec<u8>,
-}
-
-/// Whether a delivery carries the genuine credential or a forged one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential {
-    Genuine,
-    Forged,
-}
-
-/// Used to sign forged Mono deliveries (`signed: false`).
-const WRONG_MONO_SECRET: &str = "whsec_sandbox_not_the_secret";
-const WRONG_BELVO_AUTHORIZATION: &str = "Bearer sandbox-forged-authorization";
-const WRONG_TPAGA_TOKEN: &str = "sandbox-forged-token";
+use crate::registry::{Credential, FakeProvider, Outgoing};
 
 /// Sends webhooks; one per actix worker, so each worker's runtime owns its connections.
 pub struct Deliverer {
@@ -51,6 +32,7 @@ impl Deliverer {
     /// Sends `event` `count` times; one status per attempt, 0 when there was no HTTP response.
     pub async fn deliver(
         &self,
+        provider: &dyn FakeProvider,
         target: &WebhookTarget,
         event: &Outgoing,
         count: u32,
@@ -58,17 +40,19 @@ impl Deliverer {
     ) -> Vec<u16> {
         let mut codes = Vec::new();
         for _ in 0..count {
-            codes.push(self.deliver_once(target, event, credential).await);
+            codes.push(self.deliver_once(provider, target, event, credential).await);
         }
         codes
     }
 
     async fn deliver_once(
         &self,
+        provider: &dyn FakeProvider,
         target: &WebhookTarget,
         event: &Outgoing,
         credential: Credential,
     ) -> u16 {
+        let name = provider.id().as_str();
         let client = match &self.client {
             Ok(c) => c,
             Err(e) => {
@@ -76,74 +60,33 @@ impl Deliverer {
                 return 0;
             }
         };
-        let Some(url) = url_for(target, event.provider, credential) else {
-            tracing::warn!(
-                "Tpaga webhook not delivered: the webhook target has no tpaga_path_token \
-                 (webhook-api accepts Tpaga webhooks only at /webhooks/tpaga/{{token}})"
-            );
-            return 0;
+        // Prepared per attempt: a signature covers the moment of sending.
+        let delivery = match provider.delivery(target, &event.body, credential) {
+            Ok(d) => d,
+            Err(why) => {
+                tracing::warn!(provider = name, why, "webhook not delivered");
+                return 0;
+            }
         };
         let mut request = client
-            .post(&url)
+            .post(&delivery.url)
             .header(CONTENT_TYPE.as_str(), "application/json")
             .body(event.body.clone());
-        match event.provider {
-            Provider::Mono => {
-                let secret = match credential {
-                    Credential::Genuine => target.mono_secret.clone(),
-                    Credential::Forged => Some(WRONG_MONO_SECRET.to_owned()),
-                };
-                if let Some(secret) = secret {
-                    // Signed at the moment of sending, over exactly the bytes sent.
-                    let now = chrono::Utc::now().timestamp();
-                    let header = shared::providers::mono::signature::sign(
-                        &Secret::new(secret),
-                        now,
-                        &event.body,
-                    );
-                    request = request.header("Mono-Signature", header);
-                }
-            }
-            Provider::Belvo => {
-                let value = match credential {
-                    Credential::Genuine => target.belvo_authorization.clone(),
-                    Credential::Forged => Some(WRONG_BELVO_AUTHORIZATION.to_owned()),
-                };
-                if let Some(value) = value {
-                    request = request.header(AUTHORIZATION.as_str(), value);
-                }
-            }
-            Provider::Tpaga => {}
+        for (header, value) in delivery.headers {
+            request = request.header(header, value);
         }
+        // The URL is not logged: Tpaga's carries the secret path token.
         match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
-                tracing::info!(provider = event.provider.as_str(), %url, status, "webhook delivered");
+                tracing::info!(provider = name, status, "webhook delivered");
                 status
             }
             Err(e) => {
-                tracing::warn!(provider = event.provider.as_str(), %url, error = %e, "webhook not delivered");
+                tracing::warn!(provider = name, error = %e.without_url(), "webhook not delivered");
                 0
             }
         }
-    }
-}
-
-/// `{base_url}/webhooks/{provider}`, and for Tpaga always `/webhooks/tpaga/{token}`
-/// (as registered in Tpaga's dashboard): `None` when no Tpaga path token is set,
-/// since webhook-api answers the bare Tpaga path 404.
-pub fn url_for(
-    target: &WebhookTarget,
-    provider: Provider,
-    credential: Credential,
-) -> Option<String> {
-    let base = target.base_url.trim_end_matches('/');
-    let path = format!("{base}/webhooks/{}", provider.as_str());
-    match (provider, credential, &target.tpaga_path_token) {
-        (Provider::Tpaga, Credential::Forged, _) => Some(format!("{path}/{WRONG_TPAGA_TOKEN}")),
-        (Provider::Tpaga, Credential::Genuine, Some(token)) => Some(format!("{path}/{token}")),
-        (Provider::Tpaga, Credential::Genuine, None) => None,
-        _ => Some(path),
     }
 }
 
@@ -186,30 +129,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls() {
+    fn targets_are_checked() {
         let mut t = WebhookTarget {
             base_url: "http://127.0.0.1:8080/".to_owned(),
+            tpaga_path_token: Some("s3cret".to_owned()),
             ..WebhookTarget::default()
         };
-        assert_eq!(
-            url_for(&t, Provider::Mono, Credential::Genuine).as_deref(),
-            Some("http://127.0.0.1:8080/webhooks/mono")
-        );
-        // Never the bare Tpaga path: webhook-api answers it 404.
-        assert_eq!(url_for(&t, Provider::Tpaga, Credential::Genuine), None);
-        t.tpaga_path_token = Some("s3cret".to_owned());
-        assert_eq!(
-            url_for(&t, Provider::Tpaga, Credential::Genuine).as_deref(),
-            Some("http://127.0.0.1:8080/webhooks/tpaga/s3cret")
-        );
-        assert!(
-            url_for(&t, Provider::Tpaga, Credential::Forged)
-                .is_some_and(|u| u.ends_with(WRONG_TPAGA_TOKEN))
-        );
         assert!(validate_target(&t).is_ok());
         t.tpaga_path_token = Some("a/b".to_owned());
         assert!(validate_target(&t).is_err());
         t.tpaga_path_token = None;
+        t.mono_secret = Some("two\nlines".to_owned());
+        assert!(validate_target(&t).is_err());
+        t.mono_secret = None;
         t.base_url = "ftp://x".to_owned();
         assert!(validate_target(&t).is_err());
     }

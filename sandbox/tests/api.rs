@@ -257,7 +257,7 @@ async fn mono_create_and_get_speak_the_seed_format() {
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap();
     assert!(
-        id.starts_with("cint_") && sandbox::mono::valid_id(id),
+        id.starts_with("cint_") && shared::providers::mono::validate_payment_id(id).is_ok(),
         "{id}"
     );
     assert_eq!(created["state"], "created");
@@ -1604,4 +1604,267 @@ async fn receiver_answers_and_outages_are_reported() {
         bad,
         sandbox::AdminError::Status { status: 422, .. }
     ));
+}
+
+// ---------------------------------------------------------------- create-payment faults
+
+const MONO_REFERENCE: &str = "REF. #5578136";
+
+fn mono_create(sb: &RunningSandbox, key: &str) -> reqwest::RequestBuilder {
+    http()
+        .post(format!("{}/v1/collection_intents", sb.base_url()))
+        .bearer_auth(MONO_KEY)
+        .header("x-idempotency-key", key)
+        .json(&mono_request())
+}
+
+fn tpaga_create(sb: &RunningSandbox, access: &str) -> reqwest::RequestBuilder {
+    http()
+        .post(format!("{}/api/pse/v1/public/charge", sb.base_url()))
+        .bearer_auth(access)
+        .json(&tpaga_request())
+}
+
+/// A Belvo customer, then the payment link body for `reference` (kept in `metadata`).
+async fn belvo_link_body(sb: &RunningSandbox, reference: &str) -> Value {
+    let (status, customer) = json_of(
+        http()
+            .post(format!("{}/payments/customers/", sb.base_url()))
+            .basic_auth(BELVO_ID, Some(BELVO_PASSWORD))
+            .json(&json!({
+                "customer_type": "INDIVIDUAL",
+                "country": "COL",
+                "name": "Carlos Vives",
+                "email": "carlos@example.com",
+                "identifier_type": "CC",
+                "identifier": "1018760936"
+            }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{customer}");
+    json!({
+        "allowed_payment_method_types": ["pse"],
+        "payment_method_details": {"pse": {"beneficiary_bank_account": "a80d5a9d-20ae-479a-8dd7-ff3443bcbbfc"}},
+        "callback_urls": {"cancel": "https://acme.example/cancel", "success": "https://acme.example/ok"},
+        "amount": 1000,
+        "customer": customer["id"],
+        "description": "Awesome training Sneaker",
+        "provider": "payments_way",
+        "expires_in": "7d",
+        "metadata": {"reference": reference}
+    })
+}
+
+#[tokio::test]
+async fn mono_lost_answer_keeps_the_intent_and_the_key_returns_it() {
+    let sb = sandbox().await;
+    let admin = sb.admin();
+    let key = "0b0c3e52-4a8c-4f5e-9a57-55e3d8f5a001";
+    admin
+        .fault(&Fault::lost_with_status("mono", 502, 1))
+        .await
+        .unwrap();
+    let (status, body) = json_of(mono_create(&sb, key).send().await.unwrap()).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["code"], "502 Bad Gateway");
+    let found = admin.find_payments("mono", MONO_REFERENCE).await.unwrap();
+    assert_eq!(found.len(), 1, "created although the answer was lost");
+    let id = found[0].provider_payment_id.clone();
+    assert_eq!(
+        (found[0].status.as_str(), found[0].amount_minor),
+        ("created", 100_000_000)
+    );
+    assert_eq!(mono_get(&sb, &id).await.0, 200);
+    // The retry with the same key completes the same intent.
+    let (status, again) = json_of(mono_create(&sb, key).send().await.unwrap()).await;
+    assert_eq!((status, again["id"].as_str()), (201, Some(id.as_str())));
+    assert_eq!(
+        admin
+            .find_payments("mono", MONO_REFERENCE)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A dropped connection: no HTTP answer at all, and the intent exists.
+    admin.fault(&Fault::lost_by_drop("mono", 1)).await.unwrap();
+    let other_key = "0b0c3e52-4a8c-4f5e-9a57-55e3d8f5a002";
+    let err = mono_create(&sb, other_key).send().await.unwrap_err();
+    assert!(err.status().is_none() && !err.is_timeout(), "{err:?}");
+    let found = admin.find_payments("mono", MONO_REFERENCE).await.unwrap();
+    assert_eq!(found.len(), 2);
+    let (status, again) = json_of(mono_create(&sb, other_key).send().await.unwrap()).await;
+    assert_eq!(
+        (status, again["id"].as_str()),
+        (201, Some(found[1].provider_payment_id.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn tpaga_lost_answer_keeps_the_charge_and_its_order_id_gives_408() {
+    let sb = sandbox().await;
+    let admin = sb.admin();
+    let access = tpaga_token(&sb).await;
+    admin.fault(&Fault::lost_by_drop("tpaga", 1)).await.unwrap();
+    // Reads and tokens are spared: a lost answer waits for a create.
+    assert_eq!(tpaga_get(&sb, &access, "/banks").await.0, 200);
+    let err = tpaga_create(&sb, &access).send().await.unwrap_err();
+    assert!(err.status().is_none(), "{err:?}");
+    let found = admin.find_payments("tpaga", "abc-123").await.unwrap();
+    assert_eq!(found.len(), 1, "created although the answer was lost");
+    let token = &found[0].provider_payment_id;
+    let (status, charge) = tpaga_get(&sb, &access, &format!("/charge/{token}")).await;
+    assert_eq!(
+        (status, charge["order_id"].as_str()),
+        (200, Some("abc-123"))
+    );
+    let (status, body) = json_of(tpaga_create(&sb, &access).send().await.unwrap()).await;
+    assert_eq!((status, body["field"].as_str()), (408, Some("order_id")));
+    assert_eq!(
+        admin.find_payments("tpaga", "abc-123").await.unwrap().len(),
+        1
+    );
+
+    // Lost behind a 5xx in Tpaga's own error body.
+    admin
+        .fault(&Fault::lost_with_status("tpaga", 503, 1))
+        .await
+        .unwrap();
+    let mut second = tpaga_request();
+    second["order_id"] = json!("abc-124");
+    let r = http()
+        .post(format!("{}/api/pse/v1/public/charge", sb.base_url()))
+        .bearer_auth(&access)
+        .json(&second)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!((status, body["detail"].is_string()), (503, true));
+    assert_eq!(
+        admin.find_payments("tpaga", "abc-124").await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn belvo_lost_answer_by_timeout_keeps_the_payment_intent() {
+    let sb = sandbox().await;
+    let admin = sb.admin();
+    let body = belvo_link_body(&sb, "ORD-77").await;
+    admin
+        .fault(&Fault::lost_by_timeout("belvo", 3_000, 1))
+        .await
+        .unwrap();
+    let impatient =
+        shared::http::client(Duration::from_secs(2), Duration::from_millis(500)).unwrap();
+    let started = Instant::now();
+    let err = impatient
+        .post(format!("{}/payments/payment-links/", sb.base_url()))
+        .basic_auth(BELVO_ID, Some(BELVO_PASSWORD))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let found = admin.find_payments("belvo", "ORD-77").await.unwrap();
+    assert_eq!(found.len(), 1, "created although the answer never came");
+    assert_eq!(
+        (found[0].status.as_str(), found[0].amount_minor),
+        ("REQUIRES_PAYMENT_METHOD", 100_000)
+    );
+    let path = format!(
+        "/payments/payment-intents/{}/",
+        found[0].provider_payment_id
+    );
+    assert_eq!(belvo_get(&sb, &path).await.0, 200);
+    assert!(
+        admin
+            .find_payments("belvo", "ORD-78")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn create_only_delays_slow_the_create_and_spare_reads() {
+    let sb = sandbox().await;
+    let admin = sb.admin();
+    let id = admin
+        .create_payment("mono", 500_000)
+        .await
+        .unwrap()
+        .provider_payment_id;
+    admin
+        .fault(&Fault::delay("mono", 400, 1).on_create())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(mono_get(&sb, &id).await.0, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "reads spared"
+    );
+    let key = "0b0c3e52-4a8c-4f5e-9a57-55e3d8f5a003";
+    let started = Instant::now();
+    assert_eq!(mono_create(&sb, key).send().await.unwrap().status(), 201);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "create slowed"
+    );
+    let started = Instant::now();
+    assert_eq!(mono_create(&sb, key).send().await.unwrap().status(), 201);
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "one use only"
+    );
+}
+
+#[tokio::test]
+async fn admin_refuses_malformed_create_faults_and_lookups() {
+    let sb = sandbox().await;
+    let admin = sb.admin();
+    for fault in [
+        Fault::lost_with_status("mono", 200, 1),
+        Fault {
+            lost_as: Some("vanish".to_owned()),
+            ..Fault::lost_by_drop("mono", 1)
+        },
+        Fault {
+            delay_ms: None,
+            ..Fault::lost_by_timeout("belvo", 10, 1)
+        },
+    ] {
+        let err = admin.fault(&fault).await.unwrap_err();
+        assert!(
+            matches!(err, sandbox::AdminError::Status { status: 422, .. }),
+            "{fault:?}: {err}"
+        );
+    }
+    let err = admin.find_payments("paypal", "ORD-1").await.unwrap_err();
+    assert!(matches!(
+        err,
+        sandbox::AdminError::Status { status: 422, .. }
+    ));
+}
+
+#[tokio::test]
+async fn mono_idempotency_key_must_be_a_uuid() {
+    let sb = sandbox().await;
+    let (status, body) = json_of(mono_create(&sb, "ORD-1-attempt-1").send().await.unwrap()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["path"], "x-idempotency-key");
+    assert!(
+        sb.admin()
+            .find_payments("mono", MONO_REFERENCE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
