@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod models;
 pub mod orders;
 pub mod outbox;
+pub mod payments;
 pub mod schema;
 
 use std::time::Duration;
