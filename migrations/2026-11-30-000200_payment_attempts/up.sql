@@ -17,6 +17,9 @@ CREATE TABLE payment_attempts (
     state               TEXT NOT NULL CHECK (state IN ('calling', 'created', 'rejected', 'unknown', 'abandoned')),
     -- Belvo: the customer made by the first step, reused by every retry.
     provider_customer_id TEXT,
+    -- Belvo: set (committed) just before the payment-link call. Belvo has no
+    -- idempotency key, so a link call whose outcome is unknown is never repeated.
+    link_requested      BOOLEAN NOT NULL DEFAULT false,
     provider_payment_id TEXT,
     payment_url         TEXT,
     -- The provider's refusal or the last failure, for people (never a secret).

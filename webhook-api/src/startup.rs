@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::ingest::InboxWriter;
 use crate::panic_guard::PanicGuard;
 use crate::state::AppState;
-use crate::{admin, exceptions, health, metrics, orders, reports, webhooks};
+use crate::{admin, exceptions, health, metrics, orders, payments, reports, webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -53,14 +53,17 @@ impl Application {
             parts.metrics.clone(),
         );
         let broker = parts.broker.clone();
+        let config = Arc::new(config);
+        let payments = payments::Payments::new(config.clone())?;
         let state = web::Data::new(AppState {
-            config: Arc::new(config),
+            config,
             db: parts.db,
             broker: parts.broker,
             connectors: parts.connectors,
             relay: parts.relay,
             inbox,
             metrics: parts.metrics,
+            payments,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -89,6 +92,7 @@ impl Application {
                 })
                 .configure(health::routes)
                 .configure(orders::routes)
+                .configure(payments::routes)
                 .configure(webhooks::routes)
                 .configure(admin::routes)
                 .configure(reports::routes)

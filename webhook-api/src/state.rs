@@ -19,4 +19,5 @@ pub struct AppState {
     pub relay: Relay,
     pub inbox: InboxWriter,
     pub metrics: Arc<Metrics>,
+    pub payments: crate::payments::Payments,
 }

@@ -33,6 +33,7 @@ pub struct AttemptRow {
     pub idempotency_key: String,
     pub state: String,
     pub provider_customer_id: Option<String>,
+    pub link_requested: bool,
     pub provider_payment_id: Option<String>,
     pub payment_url: Option<String>,
     pub provider_error: Option<String>,
@@ -140,6 +141,7 @@ pub fn begin(
                     pa::generation.eq(generation),
                     pa::state.eq(CALLING),
                     pa::provider_customer_id.eq(None::<String>),
+                    pa::link_requested.eq(false),
                     pa::provider_error.eq(None::<String>),
                     pa::attempts.eq(1),
                     pa::lease_until.eq(now + lease),
@@ -191,6 +193,15 @@ pub fn save_customer(conn: &mut PgConnection, id: Uuid, customer: &str) -> Resul
             pa::provider_customer_id.eq(customer),
             pa::updated_at.eq(Utc::now()),
         ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Committed just before Belvo's payment-link call: from here on the call is
+/// never repeated for this attempt (Belvo has no idempotency key).
+pub fn mark_link_requested(conn: &mut PgConnection, id: Uuid) -> Result<(), DbError> {
+    diesel::update(pa::table.find(id))
+        .set((pa::link_requested.eq(true), pa::updated_at.eq(Utc::now())))
         .execute(conn)?;
     Ok(())
 }

@@ -170,6 +170,7 @@ diesel::table! {
         idempotency_key -> Text,
         state -> Text,
         provider_customer_id -> Nullable<Text>,
+        link_requested -> Bool,
         provider_payment_id -> Nullable<Text>,
         payment_url -> Nullable<Text>,
         provider_error -> Nullable<Text>,

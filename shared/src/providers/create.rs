@@ -157,12 +157,14 @@ pub struct PaymentCreator {
 }
 
 impl PaymentCreator {
-    pub fn new(config: Arc<Config>, client: reqwest::Client) -> Self {
-        Self {
+    /// Its own client, with the provider timeouts of `config`.
+    pub fn new(config: Arc<Config>) -> Result<Self, reqwest::Error> {
+        let client = crate::http::client(config.provider_connect_timeout, config.provider_timeout)?;
+        Ok(Self {
             config,
             client,
             tpaga_tokens: Arc::default(),
-        }
+        })
     }
 
     /// Why payments for `provider` cannot be created here, naming the variable.

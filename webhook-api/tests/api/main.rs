@@ -4,11 +4,13 @@
 mod abuse;
 mod admin;
 mod browser;
+mod fake_providers;
 mod health;
 mod helpers;
 mod hostile;
 mod logs;
 mod orders;
 mod outage;
+mod payments;
 mod reports;
 mod webhooks;
