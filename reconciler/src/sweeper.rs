@@ -45,6 +45,7 @@ pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "sweep failed; will retry next interval"),
             }
+            crate::attempts::resolve(&ctx).await;
         }
     }
 }

@@ -123,6 +123,7 @@ async fn run(
     };
     let id = attempt.id;
     let mut link_requested = attempt.link_requested;
+    let first_call = attempt.attempts == 1;
     loop {
         if req.provider == Provider::Belvo && keys.customer_id.is_some() {
             if link_requested {
@@ -132,6 +133,7 @@ async fn run(
                     state,
                     id,
                     &keys,
+                    false,
                     CreateError::Unresolvable {
                         provider: Provider::Belvo,
                         reason: reason.to_owned(),
@@ -174,7 +176,7 @@ async fn run(
                     payment_url,
                 });
             }
-            Err(e) => return Err(settle(state, id, &keys, e).await),
+            Err(e) => return Err(settle(state, id, &keys, first_call, e).await),
         }
     }
 }
@@ -200,7 +202,13 @@ enum Store {
 }
 
 /// Records a failed call on the attempt and says what the merchant gets.
-async fn settle(state: &AppState, id: uuid::Uuid, keys: &AttemptKeys, e: CreateError) -> ApiError {
+async fn settle(
+    state: &AppState,
+    id: uuid::Uuid,
+    keys: &AttemptKeys,
+    first_call: bool,
+    e: CreateError,
+) -> ApiError {
     tracing::warn!(error = %e, "payment creation failed");
     let message = e.to_string();
     let next = Utc::now() + lease(&state.config);
@@ -217,7 +225,9 @@ async fn settle(state: &AppState, id: uuid::Uuid, keys: &AttemptKeys, e: CreateE
                 message: m,
             },
         ),
-        CreateError::Refused { .. } => (
+        // Only a first call's refusal proves nothing exists; after that, an
+        // earlier call with the same key may have created the payment.
+        CreateError::Refused { .. } if first_call => (
             Store::Reject,
             ApiError::ProviderUnavailable {
                 timed_out: false,
@@ -244,7 +254,14 @@ async fn settle(state: &AppState, id: uuid::Uuid, keys: &AttemptKeys, e: CreateE
                 &format!("{message}; finance has a provider_error exception for it"),
             ),
         ),
-        CreateError::Unavailable { timed_out, .. } => {
+        e @ (CreateError::Unavailable { .. } | CreateError::Refused { .. }) => {
+            let timed_out = matches!(
+                e,
+                CreateError::Unavailable {
+                    timed_out: true,
+                    ..
+                }
+            );
             let result = state
                 .db
                 .run(move |conn| payments::mark_unknown(conn, id, &message, next))
