@@ -10,5 +10,6 @@ mod exceptions;
 mod failures;
 mod flights;
 mod mapping;
+mod payments;
 mod report_cli;
 mod sweeper;
