@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod archiver;
+pub mod attempts;
 pub mod cli;
 pub mod consumer;
 pub mod context;

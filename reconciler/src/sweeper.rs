@@ -46,6 +46,7 @@ pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
                     tracing::warn!(error = %e, "sweep failed; will retry next interval")
                 }
             }
+            crate::attempts::resolve(&ctx).await;
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub retention_deleted: IntCounterVec,
     pub retention_redacted: IntCounterVec,
     pub reports_refused: IntCounterVec,
+    pub payments_created: IntCounterVec,
+    pub provider_create_seconds: HistogramVec,
 }
 
 pub(crate) fn counter(
@@ -83,7 +85,25 @@ impl Metrics {
         .unwrap_or_else(|e| panic!("metric ingress_batch_size: {e}"));
         r.register(Box::new(ingress_batch.clone()))
             .unwrap_or_else(|e| panic!("register ingress_batch_size: {e}"));
+        let provider_create_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "provider_create_seconds",
+                "Latency of each provider call made to create a payment (POST /v1/payments, sweeper)",
+            )
+            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["provider"],
+        )
+        .unwrap_or_else(|e| panic!("metric provider_create_seconds: {e}"));
+        r.register(Box::new(provider_create_seconds.clone()))
+            .unwrap_or_else(|e| panic!("register provider_create_seconds: {e}"));
         Self {
+            provider_create_seconds,
+            payments_created: counter(
+                &r,
+                "payments_created_total",
+                "POST /v1/payments and sweeper resolutions, by provider and outcome (created, replayed, rejected, unavailable, abandoned)",
+                &["provider", "outcome"],
+            ),
             ingress_batch,
             webhooks_received: counter(
                 &r,

@@ -49,6 +49,22 @@ pub enum ApiError {
     /// `REPORT_CONCURRENCY` reports are already running in this process.
     #[error("too many reports are being computed; retry later")]
     ReportsBusy,
+    /// `POST /v1/payments` for a provider this deployment cannot create payments with.
+    #[error("{0}")]
+    PaymentProviderDisabled(String),
+    /// The provider refused the payment's content; nothing was created.
+    #[error("{provider} refused the payment: {message}")]
+    ProviderRejected {
+        provider: String,
+        field: Option<String>,
+        message: String,
+    },
+    /// The provider's answer was lost or refused us; the same request again is safe.
+    #[error("{message}")]
+    ProviderUnavailable { timed_out: bool, message: String },
+    /// A provider without a published list of PSE banks.
+    #[error("{0}")]
+    NoBankList(String),
     /// The cause is logged once, with its chain, when the response is built; the caller
     /// learns nothing of it.
     #[error("internal error")]
@@ -72,6 +88,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::ReportsBusy => "reports_busy",
+            ApiError::PaymentProviderDisabled(_) => "provider_disabled",
+            ApiError::ProviderRejected { .. } => "provider_rejected",
+            ApiError::ProviderUnavailable { .. } => "provider_unavailable",
+            ApiError::NoBankList(_) => "bank_list_not_published",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -145,9 +165,15 @@ impl ResponseError for ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::MalformedPayload(_) => StatusCode::BAD_REQUEST,
-            ApiError::Validation(_) | ApiError::OrderProviderDisabled(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_)
+            | ApiError::OrderProviderDisabled(_)
+            | ApiError::PaymentProviderDisabled(_)
+            | ApiError::ProviderRejected { .. }
+            | ApiError::NoBankList(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ProviderUnavailable {
+                timed_out: true, ..
+            } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::ProviderUnavailable { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -161,13 +187,26 @@ impl ResponseError for ApiError {
             // The detail is for operators, not callers.
             tracing::error!(error = %ErrorChain(self), "internal error");
         }
+        let provider_field;
         let fields = match self {
             ApiError::Validation(f) => Some(f.as_slice()),
+            // The provider's own field path and message, as it gave them.
+            ApiError::ProviderRejected {
+                field: Some(field),
+                message,
+                ..
+            } => {
+                provider_field = [FieldError {
+                    field: field.clone(),
+                    message: message.clone(),
+                }];
+                Some(provider_field.as_slice())
+            }
             _ => None,
         };
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::ProviderUnavailable { .. } => {
                 response.insert_header(("Retry-After", "5"));
             }
             // A report takes seconds to minutes; asking again at once would be refused again.

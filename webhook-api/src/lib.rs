@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod orders;
 pub mod panic_guard;
+pub mod payments;
 pub mod reports;
 pub mod startup;
 pub mod state;

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::ingest::InboxWriter;
 use crate::panic_guard::PanicGuard;
 use crate::state::{AppState, ReportSlots};
-use crate::{admin, exceptions, health, metrics, orders, reports, webhooks};
+use crate::{admin, exceptions, health, metrics, orders, payments, reports, webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -69,8 +69,10 @@ impl Application {
             parts.metrics.clone(),
         );
         let probes = Probes::new(config.ops.gauge_refresh);
+        let config = Arc::new(config);
+        let payments = payments::Payments::new(config.clone())?;
         let state = web::Data::new(AppState {
-            config: Arc::new(config),
+            config,
             db: parts.db,
             ingest_db: parts.ingest_db,
             broker: parts.broker,
@@ -80,6 +82,7 @@ impl Application {
             metrics: parts.metrics,
             reports,
             probes,
+            payments,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -108,6 +111,7 @@ impl Application {
                 })
                 .configure(health::routes)
                 .configure(orders::routes)
+                .configure(payments::routes)
                 .configure(webhooks::routes)
                 .configure(admin::routes)
                 .configure(reports::routes)

@@ -25,6 +25,7 @@ pub struct AppState {
     pub relay: Relay,
     pub inbox: InboxWriter,
     pub metrics: Arc<Metrics>,
+    pub payments: crate::payments::Payments,
     pub reports: ReportSlots,
     pub probes: Probes,
 }

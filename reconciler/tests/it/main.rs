@@ -11,6 +11,7 @@ mod failures;
 mod fault;
 mod flights;
 mod mapping;
+mod payments;
 mod report_cli;
 mod seam;
 mod retention;

@@ -154,6 +154,7 @@ impl Config {
                     300,
                     1..=86_400,
                 )?),
+                account_id: r.opt("MONO_ACCOUNT_ID"),
             },
             belvo: BelvoConfig {
                 api_url: r.provider_url(
@@ -164,6 +165,7 @@ impl Config {
                 secret_id: r.secret("BELVO_SECRET_ID"),
                 secret_password: r.secret("BELVO_SECRET_PASSWORD"),
                 webhook_auth: r.webhook_credentials("BELVO_WEBHOOK_AUTH")?,
+                beneficiary_account: r.opt("BELVO_BENEFICIARY_ACCOUNT"),
             },
             tpaga: TpagaConfig {
                 api_url: r.provider_url(

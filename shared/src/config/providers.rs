@@ -11,6 +11,8 @@ pub struct MonoConfig {
     pub api_key: Option<Secret>,
     pub webhook_secrets: Vec<Secret>,
     pub signature_tolerance: Duration,
+    /// `MONO_ACCOUNT_ID`: the account collections go to; `POST /v1/payments` for Mono needs it.
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -19,6 +21,8 @@ pub struct BelvoConfig {
     pub secret_id: Option<Secret>,
     pub secret_password: Option<Secret>,
     pub webhook_auth: Vec<Secret>,
+    /// `BELVO_BENEFICIARY_ACCOUNT`: the registered account payment links pay into.
+    pub beneficiary_account: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ pub mod models;
 pub mod order_events;
 pub mod orders;
 pub mod outbox;
+pub mod payments;
 pub mod retention;
 pub mod schema;
 pub mod settlements;

@@ -162,7 +162,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payment_attempts (id) {
+        id -> Uuid,
+        reference -> Text,
+        provider -> Text,
+        request_hash -> Text,
+        request -> Jsonb,
+        idempotency_key -> Text,
+        state -> Text,
+        provider_customer_id -> Nullable<Text>,
+        link_requested -> Bool,
+        provider_payment_id -> Nullable<Text>,
+        payment_url -> Nullable<Text>,
+        provider_error -> Nullable<Text>,
+        attempts -> Int4,
+        generation -> Int4,
+        lease_until -> Nullable<Timestamptz>,
+        next_resolve_at -> Nullable<Timestamptz>,
+        order_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(payment_attempts -> orders (order_id));
 diesel::joinable!(reconciliation_exceptions -> orders (order_id));
 diesel::joinable!(provider_checks -> orders (order_id));
 
@@ -176,4 +201,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlements,
     dead_letters,
     check_flights,
+    payment_attempts,
 );

@@ -4,6 +4,7 @@
 
 pub mod belvo;
 pub mod check;
+pub mod create;
 pub mod mono;
 #[cfg(test)]
 mod parser_props;

@@ -1,7 +1,7 @@
 //! The orders API: register expected payments and read them back.
 
 mod list_query;
-mod new_order;
+pub(crate) mod new_order;
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};

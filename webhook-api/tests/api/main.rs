@@ -4,6 +4,7 @@
 mod abuse;
 mod admin;
 mod browser;
+mod fake_providers;
 mod health;
 mod helpers;
 mod hostile;
@@ -11,5 +12,6 @@ mod logs;
 mod orders;
 mod outage;
 mod pools;
+mod payments;
 mod reports;
 mod webhooks;

@@ -1,6 +1,7 @@
 //! Belvo Open Payments: payment intents and transactions.
 
 pub mod client;
+pub mod create;
 pub mod webhook;
 
 use futures_util::future::BoxFuture;

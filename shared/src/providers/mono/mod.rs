@@ -1,6 +1,7 @@
 //! Mono Colombia: collection intents.
 
 pub mod client;
+pub mod create;
 pub mod signature;
 pub mod webhook;
 

@@ -55,7 +55,7 @@ impl TokenCache {
     /// A valid token, fetched if there is none or it is about to expire.
     /// `rejected` names a token the API just refused: it is replaced unless
     /// another task already did so.
-    async fn get(
+    pub(crate) async fn get(
         &self,
         client: &reqwest::Client,
         config: &TpagaConfig,

@@ -1,6 +1,7 @@
 //! Tpaga PSE charges.
 
 pub mod client;
+pub mod create;
 pub mod webhook;
 
 use futures_util::future::BoxFuture;
