@@ -24,8 +24,9 @@ pub struct ListQuery {
     pub limit: i64,
 }
 
-/// Four-digit years only, as for the report's date: chrono reads years PostgreSQL cannot
-/// store, and such a bound would reach the database and fail there as a 500.
+/// Four-digit years only, as for the report's date: chrono reads years from -262143 to
+/// +262142, some of which PostgreSQL cannot store (before 4713 BC); such bounds are refused
+/// here rather than handed to the database.
 const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
 /// An RFC 3339 instant, or a `YYYY-MM-DD` Bogota business day. For `to`, a
