@@ -16,6 +16,7 @@ use shared::db::outbox::{self, NewMessage, PendingMessage};
 use shared::domain::{ExceptionKind, OrderState, Provider};
 use shared::providers::webhook::CheckTarget;
 use shared::queue::message::{Cause, CheckMessage, Exchange};
+use shared::telemetry::ErrorChain;
 use tokio::sync::watch;
 
 use crate::context::Ctx;
@@ -43,7 +44,7 @@ pub async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "sweep failed; will retry next interval")
+                    tracing::warn!(error = %ErrorChain(&e), "sweep failed; will retry next interval")
                 }
             }
             crate::attempts::resolve(&ctx).await;
@@ -99,7 +100,7 @@ async fn prune(ctx: &Ctx) {
     {
         Ok(0) => {}
         Ok(n) => tracing::debug!(pruned = n, "idle check flights deleted"),
-        Err(e) => tracing::warn!(error = %e, "could not prune idle check flights"),
+        Err(e) => tracing::warn!(error = %ErrorChain(&e), "could not prune idle check flights"),
     }
 }
 

@@ -114,9 +114,9 @@ async fn write_loop(shared: Arc<Shared>) {
                 shared.relay.publish_now(messages);
             }
             Err(e) => {
-                let message = e.to_string();
+                let cause: Arc<dyn std::error::Error + Send + Sync> = Arc::new(e);
                 for reply in replies {
-                    let _ = reply.send(Err(DbError::Unavailable(message.clone())));
+                    let _ = reply.send(Err(DbError::Unavailable(cause.clone())));
                 }
             }
         }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use shared::db::dead_letters::{self, Selection};
-use shared::telemetry;
+use shared::telemetry::{self, ErrorChain};
 
 use super::load_config;
 use crate::worker;
@@ -47,7 +47,8 @@ pub(super) async fn list(all: bool, limit: i64) -> ExitCode {
         }
         Err(e) => {
             eprintln!(
-                "reconciler: cannot read dead letters: {e}\nIs DATABASE_URL right and PostgreSQL running?"
+                "reconciler: cannot read dead letters: {}\nIs DATABASE_URL right and PostgreSQL running?",
+                ErrorChain(&e)
             );
             ExitCode::FAILURE
         }
@@ -63,7 +64,7 @@ pub(super) async fn replay(all: bool, ids: Vec<i64>) -> ExitCode {
     let ctx = match worker::context(config, "reconciler-cli").await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("reconciler: {e}");
+            eprintln!("reconciler: {}", ErrorChain(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -83,7 +84,10 @@ pub(super) async fn replay(all: bool, ids: Vec<i64>) -> ExitCode {
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("reconciler: replay failed, nothing was queued: {e}");
+            eprintln!(
+                "reconciler: replay failed, nothing was queued: {}",
+                ErrorChain(&e)
+            );
             return ExitCode::FAILURE;
         }
     };

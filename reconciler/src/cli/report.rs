@@ -9,6 +9,7 @@ use indicatif::ProgressBar;
 use shared::domain::Provider;
 use shared::report::output::{Format, write_report};
 use shared::report::{Scope, default_date};
+use shared::telemetry::ErrorChain;
 
 use super::{load_config, spinner};
 
@@ -96,7 +97,8 @@ pub(super) async fn report(args: ReportArgs) -> ExitCode {
             ));
             true
         };
-        let rows = write_report(&mut conn, &scope, format, &mut emit).map_err(|e| e.to_string())?;
+        let rows = write_report(&mut conn, &scope, format, &mut emit)
+            .map_err(|e| ErrorChain(&e).to_string())?;
         if let Some(e) = failed {
             return Err(format!("writing failed: {e}"));
         }

@@ -138,7 +138,9 @@ pub fn store_batch(
     match conn.transaction(|conn| store_bulk(conn, batch)) {
         Ok(saved) => return Ok(saved.into_iter().map(Ok).collect()),
         Err(e) if e.is_unavailable() => return Err(e),
-        Err(e) => tracing::debug!(error = %e, "bulk insert failed; storing the batch row by row"),
+        Err(e) => {
+            tracing::debug!(error = %crate::telemetry::ErrorChain(&e), "bulk insert failed; storing the batch row by row")
+        }
     }
     let keys: Vec<String> = batch.iter().map(stored_key).collect();
     let order = key_order(batch, &keys);

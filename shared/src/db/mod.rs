@@ -15,6 +15,7 @@ pub mod retention;
 pub mod schema;
 pub mod settlements;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection as _;
@@ -36,9 +37,10 @@ pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// The database could not be reached or no connection was free in time.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    /// The database could not be reached or no connection was free in time. The cause is
+    /// shared (`Arc`) because one failed batch answers every delivery in it.
+    #[error("database unavailable")]
+    Unavailable(#[source] Arc<dyn std::error::Error + Send + Sync>),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
     /// Something the code around the query found wrong (no underlying error to keep).
@@ -81,7 +83,7 @@ fn is_timeout(message: &str) -> bool {
 
 impl From<r2d2::Error> for DbError {
     fn from(e: r2d2::Error) -> Self {
-        DbError::Unavailable(e.to_string())
+        DbError::Unavailable(Arc::new(e))
     }
 }
 
@@ -194,7 +196,7 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for Limits {
 /// Applies pending migrations under a session advisory lock. Safe when several
 /// processes start together: the second waits, then finds nothing to do.
 pub fn run_migrations(url: &str) -> Result<Vec<String>, DbError> {
-    let mut conn = PgConnection::establish(url).map_err(|e| DbError::Unavailable(e.to_string()))?;
+    let mut conn = PgConnection::establish(url).map_err(|e| DbError::Unavailable(Arc::new(e)))?;
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
         .execute(&mut conn)?;
     let result = conn
@@ -222,7 +224,7 @@ pub async fn migrate_with_retry(url: &str, deadline: Duration) -> Result<(), DbE
                 return Ok(());
             }
             Err(e) if e.is_unavailable() && started.elapsed() < deadline => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet; retrying");
+                tracing::warn!(error = %crate::telemetry::ErrorChain(&e), retry_in_ms = delay.as_millis() as u64, "database not reachable yet; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -237,4 +239,25 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::ErrorChain;
+
+    /// The driver's words are what an operator needs: they stay the error's source.
+    #[test]
+    fn an_unreachable_database_keeps_its_cause() {
+        let e = run_migrations("postgres://nobody@127.0.0.1:1/none").unwrap_err();
+        assert!(e.is_unavailable(), "{e:?}");
+        let cause = std::error::Error::source(&e)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(!cause.is_empty(), "no source kept");
+        assert_eq!(
+            ErrorChain(&e).to_string(),
+            format!("database unavailable: {cause}")
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! `GET /v1/orders` query parameters: `state`, `provider`, `from`, `to`, `limit`, `cursor`.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, Utc};
 use serde::Deserialize;
 use shared::db::orders::{Cursor, ListFilter};
 use shared::domain::OrderState;
@@ -24,16 +24,28 @@ pub struct ListQuery {
     pub limit: i64,
 }
 
+/// Four-digit years only, as for the report's date: chrono reads years from -262143 to
+/// +262142, some of which PostgreSQL cannot store (before 4713 BC); such bounds are refused
+/// here rather than handed to the database.
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
 /// An RFC 3339 instant, or a `YYYY-MM-DD` Bogota business day. For `to`, a
 /// day means "through the end of that day", so `from=D&to=D` is one day.
 fn instant(raw: &str, end_of_day: bool) -> Result<DateTime<Utc>, &'static str> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
+    let t = match DateTime::parse_from_rfc3339(raw) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => {
+            let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .map_err(|_| "must be a date (YYYY-MM-DD, Bogota) or an RFC 3339 timestamp")?;
+            let (start, end) = day_bounds(date);
+            if end_of_day { end } else { start }
+        }
+    };
+    if YEARS.contains(&t.year()) {
+        Ok(t)
+    } else {
+        Err("must be within the years 0001 to 9999")
     }
-    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| "must be a date (YYYY-MM-DD, Bogota) or an RFC 3339 timestamp")?;
-    let (start, end) = day_bounds(date);
-    Ok(if end_of_day { end } else { start })
 }
 
 impl RawListQuery {
@@ -102,6 +114,9 @@ mod tests {
             let q = RawListQuery { state, provider, from, to, page: RawPage::new(limit, cursor) };
             if let Ok(q) = q.parse() {
                 prop_assert!((1..=crate::extract::MAX_LIMIT).contains(&q.limit));
+                for t in [q.filter.from, q.filter.to].into_iter().flatten() {
+                    prop_assert!(YEARS.contains(&t.year()));
+                }
             }
         }
 
@@ -112,6 +127,38 @@ mod tests {
                     let _ = q.parse();
                 }
             }
+        }
+    }
+
+    fn field_errors(from: &str) -> Vec<String> {
+        let q = RawListQuery {
+            from: Some(from.to_owned()),
+            ..RawListQuery::default()
+        };
+        match q.parse() {
+            Ok(_) => Vec::new(),
+            Err(ApiError::Validation(f)) => f.into_iter().map(|e| e.field).collect(),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn years_beyond_four_digits_are_refused_before_the_database() {
+        for bad in [
+            "+10000-01-01",
+            "+262142-12-31",
+            "-0001-01-01",
+            "-262143-01-01",
+        ] {
+            assert_eq!(field_errors(bad), ["from"], "{bad}");
+        }
+        for good in [
+            "9999-12-30",
+            "2026-11-20",
+            "2026-11-20T10:00:00Z",
+            "0001-01-02",
+        ] {
+            assert!(field_errors(good).is_empty(), "{good}");
         }
     }
 
