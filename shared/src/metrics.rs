@@ -23,7 +23,6 @@ pub struct Metrics {
     pub orders_by_state: IntGaugeVec,
     pub checks_coalesced: IntCounterVec,
     pub checks_deferred: IntCounterVec,
-    pub queue: crate::queue::metrics::QueueMetrics,
 }
 
 pub(crate) fn counter(
@@ -163,9 +162,13 @@ impl Metrics {
                 "Checks put back on a delay queue because another process was checking the same object",
                 &["provider"],
             ),
-            queue: crate::queue::metrics::QueueMetrics::register(&r),
             registry: r,
         }
+    }
+
+    /// For metric groups defined next to what they measure (`queue::metrics`).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The text exposition format served on `/metrics`.
