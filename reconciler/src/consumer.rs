@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
-use shared::metrics::Metrics;
 use shared::queue::amqp::AmqpTransport;
+use shared::queue::metrics::QueueMetrics;
 use shared::queue::{
     Acker, Consumer, Delivery, Header, Message, Producer, QueueError, Topology, Transport,
 };
@@ -64,7 +64,7 @@ pub struct Settings {
     pub prefetch: u16,
     pub tag: String,
     pub topology: Topology,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<QueueMetrics>,
 }
 
 impl Settings {
@@ -75,7 +75,7 @@ impl Settings {
             prefetch: ctx.config.reconciler_concurrency,
             tag: format!("reconciler-{}", std::process::id()),
             topology: ctx.broker.topology().clone(),
-            metrics: ctx.metrics.clone(),
+            metrics: ctx.queue_metrics.clone(),
         }
     }
 }
@@ -195,7 +195,7 @@ where
             _ = health.tick() => if !producer.is_open() {
                 // Forwards would all fail from here on; a new session opens a new channel.
                 tracing::warn!(queue = %settings.queue, "the publishing channel died; restarting the consumer");
-                settings.metrics.queue.reconnects.with_label_values(&[&settings.queue]).inc();
+                settings.metrics.reconnects.with_label_values(&[&settings.queue]).inc();
                 break Ended::Disconnected;
             },
         }
@@ -227,7 +227,6 @@ where
             // The panic hook logged where; the payload is not logged (it may carry payer data).
             settings
                 .metrics
-                .queue
                 .handler_panics
                 .with_label_values(&[&settings.queue])
                 .inc();
@@ -302,7 +301,6 @@ async fn forward<P: Producer>(
         };
         settings
             .metrics
-            .queue
             .forward_failures
             .with_label_values(&[target])
             .inc();
@@ -421,7 +419,9 @@ mod tests {
             prefetch: 2,
             tag: "test".to_owned(),
             topology,
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(QueueMetrics::register(
+                shared::metrics::Metrics::new().registry(),
+            )),
         }
     }
 
@@ -470,7 +470,6 @@ mod tests {
         assert_eq!(memory.unsettled(), 0);
         let panics = s
             .metrics
-            .queue
             .handler_panics
             .with_label_values(&[&s.queue])
             .get();
@@ -519,7 +518,6 @@ mod tests {
         assert_eq!(memory.requeued(), 0);
         let failures = s
             .metrics
-            .queue
             .forward_failures
             .with_label_values(&["retry"])
             .get();
@@ -540,12 +538,7 @@ mod tests {
             matches!(ended, Ok(Ok(Ok(Ended::Disconnected)))),
             "the session noticed"
         );
-        let restarts = s
-            .metrics
-            .queue
-            .reconnects
-            .with_label_values(&[&s.queue])
-            .get();
+        let restarts = s.metrics.reconnects.with_label_values(&[&s.queue]).get();
         assert_eq!(restarts, 1);
     }
 

@@ -7,6 +7,7 @@ use shared::db::Db;
 use shared::metrics::Metrics;
 use shared::providers::Connectors;
 use shared::queue::Broker;
+use shared::queue::metrics::QueueMetrics;
 use shared::queue::relay::Relay;
 
 pub struct Ctx {
@@ -15,5 +16,7 @@ pub struct Ctx {
     pub broker: Broker,
     pub connectors: Connectors,
     pub metrics: Arc<Metrics>,
+    /// Registered into `metrics`' registry, so `/metrics` shows them too.
+    pub queue_metrics: Arc<QueueMetrics>,
     pub relay: Relay,
 }

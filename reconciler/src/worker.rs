@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use shared::queue::depth;
+use shared::queue::metrics::QueueMetrics;
 use shared::{Config, bootstrap};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -40,6 +41,7 @@ pub async fn context(config: Config, name: &str) -> Result<Arc<Ctx>, StartError>
         db: parts.db,
         broker: parts.broker,
         connectors: parts.connectors,
+        queue_metrics: Arc::new(QueueMetrics::register(parts.metrics.registry())),
         metrics: parts.metrics,
         relay: parts.relay,
     }))
@@ -70,7 +72,7 @@ impl Worker {
         tasks.push(tokio::spawn(sweeper::run(ctx.clone(), rx.clone())));
         tasks.push(tokio::spawn(depth::poll(
             ctx.broker.clone(),
-            ctx.metrics.clone(),
+            ctx.queue_metrics.clone(),
             rx,
         )));
         let server =

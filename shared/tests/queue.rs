@@ -10,6 +10,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 use shared::metrics::Metrics;
+use shared::queue::metrics::QueueMetrics;
 use shared::queue::{Broker, depth};
 use shared::secret::Secret;
 use shared::testing::TestBroker;
@@ -311,8 +312,9 @@ async fn queue_depths_are_exported_for_every_declared_queue() {
         publish_confirmed(&ch, "", &retry, b"later").await;
     }
     let metrics = Metrics::new();
-    depth::sample(&supervised, &metrics.queue).await.unwrap();
-    assert_eq!(metrics.queue.depth.with_label_values(&[&retry]).get(), 3);
+    let queue_metrics = QueueMetrics::register(metrics.registry());
+    depth::sample(&supervised, &queue_metrics).await.unwrap();
+    assert_eq!(queue_metrics.depth.with_label_values(&[&retry]).get(), 3);
     let rendered = metrics.render();
     for queue in broker.topology.queues() {
         assert!(

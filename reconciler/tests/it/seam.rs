@@ -274,7 +274,9 @@ async fn on_rabbitmq_a_panicking_handler_sends_its_delivery_to_retry() {
         prefetch: 1,
         tag: "panic-test".to_owned(),
         topology: topology.clone(),
-        metrics: Arc::new(shared::metrics::Metrics::new()),
+        metrics: Arc::new(shared::queue::metrics::QueueMetrics::register(
+            shared::metrics::Metrics::new().registry(),
+        )),
     };
     let (stop, mut rx) = watch::channel(false);
     let transport = AmqpTransport::new(supervised.clone());
@@ -326,7 +328,6 @@ async fn on_rabbitmq_a_panicking_handler_sends_its_delivery_to_retry() {
     assert!(moved.is_some(), "both deliveries went to the retry queue");
     let panics = settings
         .metrics
-        .queue
         .handler_panics
         .with_label_values(&[&settings.queue])
         .get();

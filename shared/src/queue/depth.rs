@@ -48,7 +48,7 @@ pub async fn sample(broker: &Broker, metrics: &QueueMetrics) -> Result<(), super
 /// Samples every [`INTERVAL`] while connected, until shutdown.
 pub async fn poll(
     broker: Broker,
-    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    metrics: std::sync::Arc<QueueMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(INTERVAL);
@@ -59,7 +59,7 @@ pub async fn poll(
             changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { return },
         }
         if broker.is_connected()
-            && let Err(e) = sample(&broker, &metrics.queue).await
+            && let Err(e) = sample(&broker, &metrics).await
         {
             tracing::debug!(error = %ErrorChain(&e), "queue depths not sampled");
         }

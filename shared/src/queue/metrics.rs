@@ -1,4 +1,5 @@
-//! Metrics of the queues themselves (registered into [`crate::metrics::Metrics`]).
+//! Metrics of the queues themselves, registered into the process's
+//! [`crate::metrics::Metrics`] registry by whoever consumes (the reconciler).
 
 use prometheus::{IntCounterVec, IntGaugeVec, Registry};
 
