@@ -95,7 +95,7 @@ async fn run(
     // run empty passes.
     let mut tick = tokio::time::interval(pace.interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let relay = Ctx {
+    let relay = Publisher {
         db: &db,
         topology: broker.topology(),
         metrics: &metrics,
@@ -193,14 +193,14 @@ async fn release(db: &Db, rows: Vec<PendingMessage>) {
 }
 
 /// What a publishing pass needs.
-struct Ctx<'a> {
+struct Publisher<'a> {
     db: &'a Db,
     topology: &'a Topology,
     metrics: &'a Metrics,
     pace: Pace,
 }
 
-impl Ctx<'_> {
+impl Publisher<'_> {
     async fn publish_batch(&self, ch: &Channel) -> Result<Pass, DbError> {
         let rows = self
             .db
