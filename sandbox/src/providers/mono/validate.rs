@@ -33,110 +33,129 @@ pub fn valid_ip(s: &str) -> bool {
         })
 }
 
-/// Collects every problem, each with its JSON pointer path, as Mono reports them.
-pub fn validate(body: &Map<String, Value>) -> Result<CreateRequest, Vec<Value>> {
-    let mut errors = Vec::new();
-    let missing = |errors: &mut Vec<Value>, path: &str| {
-        errors.push(error_item(
+/// The problems found so far, each with its JSON pointer path, in the order Mono lists them.
+struct Problems<'a> {
+    body: &'a Map<String, Value>,
+    errors: Vec<Value>,
+}
+
+impl Problems<'_> {
+    fn missing(&mut self, path: &str) {
+        self.errors.push(error_item(
             "missing_field",
             "The field is missing on the request body or parameters.",
             Some(path),
         ));
-    };
-    let invalid = |errors: &mut Vec<Value>, path: &str, message: &str| {
-        errors.push(error_item("validation_error", message, Some(path)));
-    };
-    let required_string = |errors: &mut Vec<Value>, name: &str| -> Option<String> {
+    }
+
+    fn invalid(&mut self, path: &str, message: &str) {
+        self.errors
+            .push(error_item("validation_error", message, Some(path)));
+    }
+
+    fn required_string(&mut self, name: &str) -> Option<String> {
         let path = format!("#/{name}");
-        match body.get(name) {
+        match self.body.get(name) {
             None | Some(Value::Null) => {
-                missing(errors, &path);
+                self.missing(&path);
                 None
             }
             Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
             Some(_) => {
-                invalid(errors, &path, "must be a non-empty string");
+                self.invalid(&path, "must be a non-empty string");
                 None
             }
         }
-    };
+    }
 
-    let account_id = required_string(&mut errors, "account_id");
-    if let Some(id) = &account_id
-        && !valid_id(id)
-    {
-        invalid(
-            &mut errors,
-            "#/account_id",
-            "does not match ^[A-Za-z]{2,6}_[\\w-]{22}$",
-        );
-    }
-    let bank_code = required_string(&mut errors, "bank_code");
-    let ip = required_string(&mut errors, "ip");
-    if let Some(ip) = &ip
-        && !valid_ip(ip)
-    {
-        invalid(&mut errors, "#/ip", "must be an IPv4 address");
-    }
-    let redirect_url = required_string(&mut errors, "redirect_url");
-
-    let mut amount = None;
-    match body.get("amount") {
-        None | Some(Value::Null) => missing(&mut errors, "#/amount"),
-        Some(Value::Object(money)) => {
-            match money.get("amount") {
-                None | Some(Value::Null) => missing(&mut errors, "#/amount/amount"),
-                Some(v) => match v.as_i64() {
-                    Some(n) if n > 0 => amount = Some(n),
-                    Some(_) => invalid(&mut errors, "#/amount/amount", "must be greater than 0"),
-                    None => invalid(
-                        &mut errors,
-                        "#/amount/amount",
-                        "must be an integer (minor units)",
-                    ),
-                },
-            }
-            match money.get("currency") {
-                None | Some(Value::Null) => missing(&mut errors, "#/amount/currency"),
-                Some(Value::String(c)) if c == "COP" => {}
-                Some(_) => invalid(&mut errors, "#/amount/currency", "must be COP"),
-            }
-        }
-        Some(_) => invalid(&mut errors, "#/amount", "must be a Money object"),
-    }
-    for name in ["payer", "payment"] {
-        match body.get(name) {
-            None | Some(Value::Null) => missing(&mut errors, &format!("#/{name}")),
-            Some(Value::Object(_)) => {}
-            Some(_) => invalid(&mut errors, &format!("#/{name}"), "must be an object"),
-        }
-    }
-    let optional_string = |errors: &mut Vec<Value>, name: &str| -> Option<String> {
-        match body.get(name) {
+    fn optional_string(&mut self, name: &str) -> Option<String> {
+        match self.body.get(name) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
-                invalid(errors, &format!("#/{name}"), "must be a string or null");
+                self.invalid(&format!("#/{name}"), "must be a string or null");
                 None
             }
         }
+    }
+
+    /// `amount`: a Money object of positive integer centavos in COP.
+    fn amount(&mut self) -> Option<i64> {
+        let money = match self.body.get("amount") {
+            None | Some(Value::Null) => {
+                self.missing("#/amount");
+                return None;
+            }
+            Some(Value::Object(money)) => money,
+            Some(_) => {
+                self.invalid("#/amount", "must be a Money object");
+                return None;
+            }
+        };
+        let amount = match money.get("amount") {
+            None | Some(Value::Null) => {
+                self.missing("#/amount/amount");
+                None
+            }
+            Some(v) => match v.as_i64() {
+                Some(n) if n > 0 => Some(n),
+                Some(_) => {
+                    self.invalid("#/amount/amount", "must be greater than 0");
+                    None
+                }
+                None => {
+                    self.invalid("#/amount/amount", "must be an integer (minor units)");
+                    None
+                }
+            },
+        };
+        match money.get("currency") {
+            None | Some(Value::Null) => self.missing("#/amount/currency"),
+            Some(Value::String(c)) if c == "COP" => {}
+            Some(_) => self.invalid("#/amount/currency", "must be COP"),
+        }
+        amount
+    }
+
+    fn object(&mut self, name: &str) {
+        match self.body.get(name) {
+            None | Some(Value::Null) => self.missing(&format!("#/{name}")),
+            Some(Value::Object(_)) => {}
+            Some(_) => self.invalid(&format!("#/{name}"), "must be an object"),
+        }
+    }
+}
+
+/// Collects every problem, each with its JSON pointer path, as Mono reports them.
+pub fn validate(body: &Map<String, Value>) -> Result<CreateRequest, Vec<Value>> {
+    let mut p = Problems {
+        body,
+        errors: Vec::new(),
     };
-    let note = optional_string(&mut errors, "note");
-    let reference = optional_string(&mut errors, "reference");
+    let account_id = p.required_string("account_id");
+    if account_id.as_deref().is_some_and(|id| !valid_id(id)) {
+        p.invalid("#/account_id", "does not match ^[A-Za-z]{2,6}_[\\w-]{22}$");
+    }
+    let bank_code = p.required_string("bank_code");
+    let ip = p.required_string("ip");
+    if ip.as_deref().is_some_and(|ip| !valid_ip(ip)) {
+        p.invalid("#/ip", "must be an IPv4 address");
+    }
+    let redirect_url = p.required_string("redirect_url");
+    let amount = p.amount();
+    p.object("payer");
+    p.object("payment");
+    let note = p.optional_string("note");
+    let reference = p.optional_string("reference");
     if !matches!(
         body.get("realtime_transfer"),
         None | Some(Value::Null | Value::Bool(_))
     ) {
-        invalid(
-            &mut errors,
-            "#/realtime_transfer",
-            "must be a boolean or null",
-        );
+        p.invalid("#/realtime_transfer", "must be a boolean or null");
     }
-
     match (account_id, amount, bank_code, ip, redirect_url) {
         (Some(account_id), Some(amount), Some(bank_code), Some(ip), Some(redirect_url))
-            if errors.is_empty() =>
+            if p.errors.is_empty() =>
         {
             Ok(CreateRequest {
                 account_id,
@@ -149,7 +168,7 @@ pub fn validate(body: &Map<String, Value>) -> Result<CreateRequest, Vec<Value>> 
                 reference,
             })
         }
-        _ => Err(errors),
+        _ => Err(p.errors),
     }
 }
 
