@@ -205,7 +205,7 @@ pub struct PaymentPlan {
     pub variant: usize,
     pub provider: Provider,
     pub amount_minor: i64,
-    /// Whether the merchant registers an order for it (`POST /v1/orders`).
+    /// Whether the merchant creates it with its order (`POST /v1/payments`); if not, it is a payment no order expects.
     pub register: bool,
     pub steps: Vec<Step>,
     pub expect: Expect,

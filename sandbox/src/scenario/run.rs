@@ -210,30 +210,35 @@ async fn play(ctx: Arc<Ctx>, plan: PaymentPlan) -> Result<Played, String> {
     tokio::time::sleep(plan.start_after).await;
     let provider = plan.provider;
     let reference = plan.reference(&ctx.run_id);
-    // Tpaga's order_id holds at most 20 characters; the sandbox only shows it.
-    let sandbox_reference: String = reference.chars().take(20).collect();
-    let created = ctx
-        .admin
-        .create_payment_with(&NewPayment {
-            provider: provider.as_str().to_owned(),
-            amount_minor: plan.amount_minor,
-            reference: Some(sandbox_reference),
-        })
-        .await
-        .map_err(|e| format!("creating a {provider} payment at the sandbox: {e}"))?;
-    let id = created.provider_payment_id;
+    let id = if plan.register {
+        // The merchant's real flow: the product creates the payment at the
+        // provider (the sandbox) and registers its order in one step.
+        ctx.product
+            .create_payment(&new_order(&plan, &ctx, ""))
+            .await
+            .map_err(|e| order_error(e, &reference))?
+            .order
+            .provider_payment_id
+    } else {
+        // A payment no order expects (unknown_payment): made behind the product's back.
+        // Tpaga's order_id holds at most 20 characters; the sandbox only shows it.
+        let sandbox_reference: String = reference.chars().take(20).collect();
+        ctx.admin
+            .create_payment_with(&NewPayment {
+                provider: provider.as_str().to_owned(),
+                amount_minor: plan.amount_minor,
+                reference: Some(sandbox_reference),
+            })
+            .await
+            .map_err(|e| format!("creating a {provider} payment at the sandbox: {e}"))?
+            .provider_payment_id
+    };
     let mut played = Played {
         index: plan.index,
         provider_payment_id: Some(id.clone()),
         problems: Vec::new(),
         warnings: Vec::new(),
     };
-    if plan.register {
-        ctx.product
-            .create_order(&new_order(&plan, &ctx, &id))
-            .await
-            .map_err(|e| order_error(e, &reference))?;
-    }
     let mut _fault_lock: Option<OwnedMutexGuard<()>> = None;
     for step in &plan.steps {
         match step {
