@@ -9,6 +9,7 @@
 //! - [`product`]: the product's HTTP API;
 //! - [`options`]: flags and environment.
 
+mod mix;
 pub mod options;
 pub mod plan;
 mod play;
