@@ -223,6 +223,8 @@ export TPAGA_API_URL=$SANDBOX_URL TPAGA_CLIENT_ID=sandbox-tpaga-client TPAGA_CLI
 export MONO_WEBHOOK_SECRETS=whsec_demo_signing_secret
 export BELVO_WEBHOOK_AUTH="Bearer demo-belvo-webhook"
 export TPAGA_WEBHOOK_TOKEN=demo-tpaga-token
+# POST /v1/payments: the accounts payments are paid into (any well-formed ids suit the sandbox).
+export MONO_ACCOUNT_ID=acc_5tgliBmzjZ6mpQPRbQjfKj BELVO_BENEFICIARY_ACCOUNT=a80d5a9d-20ae-479a-8dd7-ff3443bcbbfc
 # Demo-speed timings: seconds instead of minutes and hours.
 export SWEEP_INTERVAL_SECS=2 PENDING_RECHECK_AFTER_SECS=3 RETRY_DELAYS_SECS=1,2,4
 if [ "$QUICK" -eq 1 ]; then

@@ -59,7 +59,16 @@ pub async fn resolve_due(ctx: &Ctx) -> Result<Resolved, DbError> {
     let creator = PaymentCreator::new(ctx.config.clone())
         .map_err(|e| DbError::Task(format!("cannot build the HTTP client: {e}")))?;
     for row in claimed {
-        let outcome = resolve_one(ctx, &creator, &row).await?;
+        // One attempt that cannot be stored (its order conflicts) must not
+        // stop the others; its calls are bounded, so it ends abandoned.
+        let outcome = match resolve_one(ctx, &creator, &row).await {
+            Ok(o) => o,
+            Err(e) if e.is_unavailable() => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, reference = %row.reference, "payment attempt not resolved");
+                Outcome::Unknown
+            }
+        };
         let label = match outcome {
             Outcome::Created => {
                 done.created += 1;

@@ -34,7 +34,7 @@ SANDBOX_BELVO_SECRET_PASSWORD, SANDBOX_TPAGA_CLIENT_ID, SANDBOX_TPAGA_CLIENT_SEC
     /// Move a payment to STATUS (the provider's own status string) and deliver its webhooks
     Pay(PayArgs),
     /// Drive a running product and sandbox end to end (`pse-sandbox scenario list` names them):
-    /// create payments at the sandbox, register orders, move the payments, deliver webhooks,
+    /// create payments through the product (POST /v1/payments), move them, deliver webhooks,
     /// wait until every order reached its expected state, then compare the reconciliation
     /// report with the expected counts
     Scenario(ScenarioArgs),

@@ -1,4 +1,4 @@
-//! The product's HTTP API as a merchant and finance use it: register orders,
+//! The product's HTTP API as a merchant and finance use it: create payments,
 //! list them, read the reconciliation report, check readiness. Keys are sent
 //! as bearer tokens and never appear in errors or output.
 
@@ -44,7 +44,14 @@ impl ProductError {
     }
 }
 
-/// What `POST /v1/orders` needs.
+/// What `POST /v1/payments` answers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentView {
+    pub order: OrderView,
+    pub payment_url: String,
+}
+
+/// What `POST /v1/orders` needs (and, with the provider's fields, `POST /v1/payments`).
 #[derive(Debug, Clone)]
 pub struct NewOrder {
     pub reference: String,
@@ -72,6 +79,27 @@ impl NewOrder {
                 "name": self.payer_name,
             },
         })
+    }
+}
+
+impl NewOrder {
+    /// The `POST /v1/payments` body: the order without the provider's id,
+    /// plus what the providers need (a bank the sandbox lists, the payer's IP,
+    /// where the payer returns, a phone and a person type).
+    pub fn payment_body(&self) -> Value {
+        let mut body = self.body();
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("provider_payment_id");
+            obj.insert("bank_code".into(), json!("1022"));
+            obj.insert("payer_ip".into(), json!("88.221.182.60"));
+            obj.insert(
+                "redirect_url".into(),
+                json!(format!("https://shop.example/orders/{}", self.reference)),
+            );
+        }
+        body["payer"]["phone"] = json!("3000000000");
+        body["payer"]["person_type"] = json!("natural");
+        body
     }
 }
 
@@ -193,11 +221,24 @@ impl Product {
         }
     }
 
-    /// Registers an order (201 created, 200 the same request replayed).
-    pub async fn create_order(&self, order: &NewOrder) -> Result<OrderView, ProductError> {
-        let what = format!("POST /v1/orders {}", order.reference);
-        let url = self.url("/v1/orders", &[])?;
-        let body = order.body();
+    /// Creates the payment at the provider and its order in one step, as a
+    /// merchant's checkout does (201 created, 200 the same request replayed).
+    pub async fn create_payment(&self, order: &NewOrder) -> Result<PaymentView, ProductError> {
+        let what = format!("POST /v1/payments {}", order.reference);
+        self.post_idempotent(&what, "/v1/payments", &order.payment_body())
+            .await
+    }
+
+    /// POSTs a body whose repetition is a replay, retrying while transient
+    /// (for `POST /v1/payments` a 502/504 is exactly the case to repeat).
+    async fn post_idempotent<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, ProductError> {
+        let what = what.to_owned();
+        let url = self.url(path, &[])?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -205,7 +246,7 @@ impl Product {
                 .http
                 .post(url.clone())
                 .bearer_auth(&self.merchant_key)
-                .json(&body);
+                .json(body);
             let result = match self.send(&what, request, &url).await {
                 Ok((s, text)) if s == StatusCode::CREATED || s == StatusCode::OK => {
                     return serde_json::from_str(&text).map_err(|e| ProductError::Decode {

@@ -1,34 +1,38 @@
 //! Plays a scenario against a running product and sandbox: every payment is
-//! a task (create it at the sandbox, register the order, move it, deliver
-//! webhooks); one poller lists the orders each second for the progress line
-//! and the waits; at the end the reconciliation report is compared with what
-//! the plans expect.
+//! a task ([`super::play`]: create it through `POST /v1/payments`, move it,
+//! deliver webhooks); one poller ([`super::progress`]) lists the orders each
+//! second for the progress line and the waits; at the end the reconciliation
+//! report is compared with what the plans expect.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
-use shared::domain::{OrderState, Provider};
-use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+use shared::domain::Provider;
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::options::Options;
-use super::plan::{self, PaymentPlan, Step};
-use super::product::{NewOrder, Product, ProductError};
+use super::plan;
+use super::play::{Ctx, Played, Snapshot, play};
+use super::product::Product;
+use super::progress::{
+    all_settled, missing_tpaga_token, orphans_seen, poll, progress_bar, progress_line, unsettled,
+    wait_until_up,
+};
 use super::summary::{self, OrderView, Summary};
-use crate::{AdminClient, Fault, NewPayment, StatusChange, WebhookRequest, WebhookTarget};
+use crate::{AdminClient, WebhookTarget};
 
 /// How often the orders are listed.
-const POLL_EVERY: Duration = Duration::from_secs(1);
+pub(super) const POLL_EVERY: Duration = Duration::from_secs(1);
 /// After everything looks settled, how long to wait for stragglers (a late
 /// duplicate check could still add an exception) before the final reading.
 const QUIET_PERIOD: Duration = Duration::from_secs(2);
 /// How long to wait for the product and the sandbox to answer at the start.
-const STARTUP_WAIT: Duration = Duration::from_secs(60);
+pub(super) const STARTUP_WAIT: Duration = Duration::from_secs(60);
 
 /// What a run concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,48 +42,6 @@ pub enum Verdict {
     /// Something differs (printed).
     Differs,
 }
-
-/// The orders of this run as last listed.
-#[derive(Debug, Clone, Default)]
-struct Snapshot {
-    orders: HashMap<String, OrderView>,
-    /// Listings completed so far.
-    polls: u64,
-    last_error: Option<String>,
-}
-
-struct Ctx {
-    admin: AdminClient,
-    product: Product,
-    run_id: String,
-    scenario: String,
-    webhook_url: String,
-    snapshot: watch::Receiver<Snapshot>,
-    fault_locks: HashMap<Provider, Arc<Mutex<()>>>,
-    deadline: Instant,
-}
-
-/// What one payment's task did.
-#[derive(Debug, Clone)]
-struct Played {
-    index: usize,
-    provider_payment_id: Option<String>,
-    /// What went wrong: the scenario fails (the run goes on).
-    problems: Vec<String>,
-    /// What looked odd without failing it (a webhook nobody answered: the sweeper covers it).
-    warnings: Vec<String>,
-}
-
-const PAYERS: [(&str, &str); 8] = [
-    ("Ana María Gómez", "1033711400"),
-    ("Carlos Andrés Restrepo", "79456123"),
-    ("Luisa Fernanda Ortiz", "52789456"),
-    ("Juan Pablo Herrera", "1020304050"),
-    ("Valentina Rojas", "1098765432"),
-    ("Santiago Muñoz", "80123456"),
-    ("Camila Torres", "43567890"),
-    ("Andrés Felipe Castro", "1152698741"),
-];
 
 fn new_run_id() -> String {
     const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -91,451 +53,6 @@ fn new_run_id() -> String {
         n /= 36;
     }
     id
-}
-
-fn new_order(plan: &PaymentPlan, ctx: &Ctx, provider_payment_id: &str) -> NewOrder {
-    let (name, document) = PAYERS[plan.index % PAYERS.len()];
-    let user: String = name
-        .split_whitespace()
-        .next()
-        .unwrap_or("payer")
-        .chars()
-        .filter(char::is_ascii_alphabetic)
-        .collect::<String>()
-        .to_lowercase();
-    NewOrder {
-        reference: plan.reference(&ctx.run_id),
-        provider: plan.provider.as_str().to_owned(),
-        provider_payment_id: provider_payment_id.to_owned(),
-        amount_minor: plan.amount_minor,
-        description: format!(
-            "{} {}: {} via {}",
-            ctx.scenario,
-            ctx.run_id,
-            plan.case.name(),
-            plan.provider
-        ),
-        payer_document: document.to_owned(),
-        payer_email: format!("{user}.{}@example.com", plan.index),
-        payer_name: name.to_owned(),
-    }
-}
-
-/// Checks what webhook-api answered to the sandbox's deliveries. A refusal of
-/// the credentials is fatal (nothing would work); no answer or a 5xx is noted
-/// (the sweeper should still catch the change).
-fn check_deliveries(
-    provider: Provider,
-    what: &str,
-    codes: &[u16],
-    webhook_url: &str,
-) -> Result<Vec<String>, String> {
-    let mut notes = Vec::new();
-    for &code in codes {
-        match code {
-            200..=299 => {}
-            401 => {
-                let hint = match provider {
-                    Provider::Mono => {
-                        "the Mono signing secret given to this runner (MONO_WEBHOOK_SECRET) is not one of webhook-api's MONO_WEBHOOK_SECRETS"
-                    }
-                    Provider::Belvo => {
-                        "BELVO_WEBHOOK_AUTH given to this runner is not one of webhook-api's BELVO_WEBHOOK_AUTH"
-                    }
-                    Provider::Tpaga => {
-                        "TPAGA_WEBHOOK_TOKEN given to this runner differs from webhook-api's"
-                    }
-                };
-                return Err(format!(
-                    "webhook-api refused a {provider} webhook ({what}) with 401: {hint}"
-                ));
-            }
-            404 => {
-                return Err(format!(
-                    "webhook-api answered 404 to a {provider} webhook ({what}): {provider} is disabled there \
-                     (its credentials or webhook secret are not configured), or {webhook_url} is not webhook-api"
-                ));
-            }
-            0 => notes.push(format!(
-                "{what}: a {provider} webhook got no answer from {webhook_url}"
-            )),
-            c if c >= 500 => notes.push(format!(
-                "{what}: webhook-api answered {c} to a {provider} webhook"
-            )),
-            c => {
-                return Err(format!(
-                    "webhook-api answered {c} to a {provider} webhook ({what})"
-                ));
-            }
-        }
-    }
-    Ok(notes)
-}
-
-fn order_error(e: ProductError, reference: &str) -> String {
-    match e.status() {
-        Some(401) => {
-            "webhook-api refused the merchant key (401): set MERCHANT_KEY / --merchant-key to a merchant key in its API_KEYS".to_owned()
-        }
-        Some(403) => "the merchant key may not create orders (403): give it the merchant or admin role in API_KEYS".to_owned(),
-        _ => format!("registering order {reference}: {e}"),
-    }
-}
-
-impl Ctx {
-    /// Waits until the order satisfies `ok` (Ok) or the deadline passes (Err with the last view).
-    async fn wait_for(
-        &self,
-        reference: &str,
-        ok: impl Fn(&OrderView) -> bool,
-    ) -> Result<OrderView, Option<OrderView>> {
-        let mut rx = self.snapshot.clone();
-        loop {
-            let current = rx.borrow_and_update().orders.get(reference).cloned();
-            if let Some(o) = &current
-                && ok(o)
-            {
-                return Ok(o.clone());
-            }
-            match tokio::time::timeout_at(self.deadline, rx.changed()).await {
-                Ok(Ok(())) => {}
-                _ => return Err(current),
-            }
-        }
-    }
-}
-
-/// Plays one payment. `Err` stops the whole run (a configuration problem).
-async fn play(ctx: Arc<Ctx>, plan: PaymentPlan) -> Result<Played, String> {
-    tokio::time::sleep(plan.start_after).await;
-    let provider = plan.provider;
-    let reference = plan.reference(&ctx.run_id);
-    // Tpaga's order_id holds at most 20 characters; the sandbox only shows it.
-    let sandbox_reference: String = reference.chars().take(20).collect();
-    let created = ctx
-        .admin
-        .create_payment_with(&NewPayment {
-            provider: provider.as_str().to_owned(),
-            amount_minor: plan.amount_minor,
-            reference: Some(sandbox_reference),
-        })
-        .await
-        .map_err(|e| format!("creating a {provider} payment at the sandbox: {e}"))?;
-    let id = created.provider_payment_id;
-    let mut played = Played {
-        index: plan.index,
-        provider_payment_id: Some(id.clone()),
-        problems: Vec::new(),
-        warnings: Vec::new(),
-    };
-    if plan.register {
-        ctx.product
-            .create_order(&new_order(&plan, &ctx, &id))
-            .await
-            .map_err(|e| order_error(e, &reference))?;
-    }
-    let mut _fault_lock: Option<OwnedMutexGuard<()>> = None;
-    for step in &plan.steps {
-        match step {
-            Step::Move {
-                status,
-                webhooks,
-                reported_amount_minor,
-            } => {
-                let change = StatusChange {
-                    status: (*status).to_owned(),
-                    reported_amount_minor: *reported_amount_minor,
-                    webhooks: Some(*webhooks),
-                };
-                let changed = ctx
-                    .admin
-                    .set_status(provider.as_str(), &id, &change)
-                    .await
-                    .map_err(|e| format!("moving {reference} to {status} at the sandbox: {e}"))?;
-                let what = format!("{reference} -> {status}");
-                played.warnings.extend(check_deliveries(
-                    provider,
-                    &what,
-                    &changed.webhook_responses,
-                    &ctx.webhook_url,
-                )?);
-            }
-            Step::Deliver { claimed, count } => {
-                let request = WebhookRequest {
-                    claimed_status: claimed.map(str::to_owned),
-                    signed: None,
-                    count: Some(*count),
-                };
-                let delivered = ctx
-                    .admin
-                    .deliver_webhook(provider.as_str(), &id, &request)
-                    .await
-                    .map_err(|e| format!("delivering a webhook for {reference}: {e}"))?;
-                let what = format!("{reference} webhook again");
-                played.warnings.extend(check_deliveries(
-                    provider,
-                    &what,
-                    &delivered.responses,
-                    &ctx.webhook_url,
-                )?);
-            }
-            Step::Forge { claimed } => {
-                let before = ctx
-                    .product
-                    .order(&reference)
-                    .await
-                    .map_err(|e| format!("reading {reference}: {e}"))?
-                    .and_then(|o| o.last_checked_at);
-                let request = WebhookRequest {
-                    claimed_status: Some((*claimed).to_owned()),
-                    signed: None,
-                    count: Some(1),
-                };
-                let delivered = ctx
-                    .admin
-                    .deliver_webhook(provider.as_str(), &id, &request)
-                    .await
-                    .map_err(|e| format!("delivering a forged webhook for {reference}: {e}"))?;
-                let what = format!("{reference} forged {claimed}");
-                played.warnings.extend(check_deliveries(
-                    provider,
-                    &what,
-                    &delivered.responses,
-                    &ctx.webhook_url,
-                )?);
-                match ctx
-                    .wait_for(&reference, |o| o.last_checked_at != before)
-                    .await
-                {
-                    Ok(o) if o.state == OrderState::Paid.as_str() => played.problems.push(format!(
-                        "{reference}: a webhook claiming {claimed} paid the order although the {provider} API said {}",
-                        o.provider_status.as_deref().unwrap_or("otherwise")
-                    )),
-                    Ok(_) => {}
-                    Err(_) => {
-                        played.problems.push(format!(
-                            "{reference}: the product never re-checked the {provider} API after a webhook claiming {claimed}"
-                        ));
-                        return Ok(played);
-                    }
-                }
-            }
-            Step::Outage { status, count } => {
-                if let Some(lock) = ctx.fault_locks.get(&provider) {
-                    _fault_lock = Some(lock.clone().lock_owned().await);
-                }
-                ctx.admin
-                    .fault(&Fault::status(provider.as_str(), *status, *count))
-                    .await
-                    .map_err(|e| format!("injecting a {provider} outage: {e}"))?;
-            }
-            Step::ExtraTransaction => {
-                let added = ctx
-                    .admin
-                    .add_belvo_transaction(&id, plan.amount_minor)
-                    .await
-                    .map_err(|e| format!("adding a transaction for {reference}: {e}"))?;
-                let what = format!("{reference} second transaction");
-                played.warnings.extend(check_deliveries(
-                    provider,
-                    &what,
-                    &added.webhook_responses,
-                    &ctx.webhook_url,
-                )?);
-            }
-            Step::AwaitState(state) => {
-                if let Err(last) = ctx
-                    .wait_for(&reference, |o| o.state == state.as_str())
-                    .await
-                {
-                    played.problems.push(format!(
-                        "{reference}: timed out waiting for the order to become {state} (it is {})",
-                        last.map(|o| o.state)
-                            .unwrap_or_else(|| "not listed".to_owned())
-                    ));
-                    return Ok(played);
-                }
-            }
-        }
-    }
-    Ok(played)
-}
-
-/// Lists this run's orders every second and publishes them.
-async fn poll(product: Product, run_id: String, since: String, tx: watch::Sender<Snapshot>) {
-    let prefix = format!("{run_id}-");
-    let mut ticker = tokio::time::interval(POLL_EVERY);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let listed = product.orders_since(&since).await;
-        tx.send_modify(|s| match listed {
-            Ok(orders) => {
-                s.orders = orders
-                    .into_iter()
-                    .filter(|o| o.reference.starts_with(&prefix))
-                    .map(|o| (o.reference.clone(), o))
-                    .collect();
-                s.polls += 1;
-                s.last_error = None;
-            }
-            Err(e) => s.last_error = Some(e.to_string()),
-        });
-        if tx.is_closed() {
-            return;
-        }
-    }
-}
-
-/// The progress line: `[ 42/60 settled ] paid 30 · failed 8 · pending 4 · review 3 · 12s`.
-fn progress_line(
-    plans: &[PaymentPlan],
-    run_id: &str,
-    snap: &Snapshot,
-    orphans: (usize, usize),
-    elapsed: Duration,
-) -> String {
-    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut settled = 0;
-    let mut total = 0;
-    for p in plans {
-        let Some(want) = p.expect.state else { continue };
-        total += 1;
-        if let Some(o) = snap.orders.get(&p.reference(run_id)) {
-            let bucket = match o.state.as_str() {
-                "processing" => "pending",
-                "needs_review" => "review",
-                s => s,
-            };
-            *states.entry(bucket).or_insert(0) += 1;
-            if o.matches(want, &p.expect.exceptions) {
-                settled += 1;
-            }
-        }
-    }
-    let mut parts: Vec<String> = ["paid", "failed", "pending", "expired", "review"]
-        .iter()
-        .map(|s| format!("{s} {}", states.get(s).copied().unwrap_or(0)))
-        .collect();
-    if orphans.1 > 0 {
-        parts.push(format!("unknown payments {}/{}", orphans.0, orphans.1));
-    }
-    let mut line = format!(
-        "[ {settled:>width$}/{total} settled ] {} · {}s",
-        parts.join(" · "),
-        elapsed.as_secs(),
-        width = total.to_string().len()
-    );
-    if let Some(e) = &snap.last_error {
-        line.push_str(&format!(" (listing orders failed: {e})"));
-    }
-    line
-}
-
-fn all_settled(plans: &[PaymentPlan], run_id: &str, snap: &Snapshot) -> bool {
-    plans.iter().all(|p| match p.expect.state {
-        None => true,
-        Some(want) => snap
-            .orders
-            .get(&p.reference(run_id))
-            .is_some_and(|o| o.matches(want, &p.expect.exceptions)),
-    })
-}
-
-/// How many of the unknown payments (by provider payment id) the report shows as an `unknown_payment`.
-fn orphans_seen(report: &summary::Report, ids: &HashSet<String>) -> usize {
-    report
-        .rows
-        .iter()
-        .filter(|r| r.reference.is_none() && r.exception_kinds().any(|k| k == "unknown_payment"))
-        .filter_map(|r| r.provider_payment_id.as_ref())
-        .filter(|id| ids.contains(*id))
-        .collect::<HashSet<_>>()
-        .len()
-}
-
-/// A one-line spinner on stderr, hidden when stderr is not a terminal.
-fn progress_bar() -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{msg}") {
-        bar.set_style(style);
-    }
-    bar
-}
-
-async fn wait_until_up(admin: &AdminClient, product: &Product) -> Result<(), String> {
-    let until = Instant::now() + STARTUP_WAIT;
-    let bar = progress_bar();
-    loop {
-        let sandbox = admin.health().await;
-        let api = product.ready().await;
-        match (&sandbox, &api) {
-            (Ok(()), Ok(())) => {
-                bar.finish_and_clear();
-                return Ok(());
-            }
-            _ if Instant::now() >= until => {
-                let mut why = Vec::new();
-                if let Err(e) = sandbox {
-                    why.push(format!("the sandbox at {}: {e}", admin.base_url()));
-                }
-                if let Err(e) = api {
-                    why.push(format!("webhook-api at {}: {e}", product.base()));
-                }
-                bar.finish_and_clear();
-                return Err(format!(
-                    "not ready after {}s: {}",
-                    STARTUP_WAIT.as_secs(),
-                    why.join("; ")
-                ));
-            }
-            _ => {
-                bar.set_message("waiting for the sandbox and webhook-api to be ready…");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-}
-
-/// Describes the orders that did not reach what their plan expects.
-fn unsettled(plans: &[PaymentPlan], run_id: &str, snap: &Snapshot) -> Vec<String> {
-    let mut out = Vec::new();
-    for p in plans {
-        let Some(want) = p.expect.state else { continue };
-        let reference = p.reference(run_id);
-        let want_ex: Vec<&str> = p.expect.exceptions.iter().map(|k| k.as_str()).collect();
-        match snap.orders.get(&reference) {
-            Some(o) if o.matches(want, &p.expect.exceptions) => {}
-            Some(o) => out.push(format!(
-                "{reference} ({} {}): expected {want} [{}], is {} [{}] (provider status {})",
-                p.provider,
-                o.provider_payment_id,
-                want_ex.join(", "),
-                o.state,
-                o.exception_kinds().join(", "),
-                o.provider_status.as_deref().unwrap_or("none")
-            )),
-            None => out.push(format!(
-                "{reference} ({}): expected {want} [{}], but it is not in GET /v1/orders",
-                p.provider,
-                want_ex.join(", ")
-            )),
-        }
-    }
-    out
-}
-
-/// Tpaga webhooks are accepted only at `/webhooks/tpaga/{token}`: without the
-/// token every Tpaga delivery would be lost, so say so before starting.
-fn missing_tpaga_token(opts: &Options, plans: &[PaymentPlan]) -> Result<(), String> {
-    if opts.tpaga_webhook_token.is_none() && plans.iter().any(|p| p.provider == Provider::Tpaga) {
-        return Err(
-            "no Tpaga path token: set TPAGA_WEBHOOK_TOKEN or --tpaga-webhook-token to one of \
-             webhook-api's TPAGA_WEBHOOK_TOKEN (Tpaga webhooks are accepted only at /webhooks/tpaga/{token})"
-                .to_owned(),
-        );
-    }
-    Ok(())
 }
 
 /// Plays the scenario; `Ok` says whether everything matched, `Err` is a problem
@@ -839,7 +356,8 @@ pub async fn run(opts: Options) -> Result<Verdict, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::plan::{Case, payment};
+    use crate::scenario::plan::{Case, PaymentPlan, payment};
+    use crate::scenario::play::check_deliveries;
 
     fn order(reference: &str, state: &str, exceptions: &[&str]) -> OrderView {
         serde_json::from_value(serde_json::json!({

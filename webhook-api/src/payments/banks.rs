@@ -22,6 +22,20 @@ struct Cached {
     next_try: Option<Instant>,
 }
 
+impl Cached {
+    /// The list to answer without asking Tpaga, if any: a fresh one, or a
+    /// stale one while the last failure's back-off lasts. `None`: ask Tpaga.
+    fn serve(&self, now: Instant) -> Option<Banks> {
+        let (banks, at) = self.banks.as_ref()?;
+        let stale = now.saturating_duration_since(*at) >= TTL;
+        let holding_back = self.next_try.is_some_and(|t| now < t);
+        (!stale || holding_back).then(|| Banks {
+            banks: banks.clone(),
+            stale,
+        })
+    }
+}
+
 /// One list, refreshed by one request at a time (the lock is held while fetching).
 #[derive(Default)]
 pub struct BankCache {
@@ -53,15 +67,9 @@ impl BankCache {
         if let Some(reason) = creator.disabled_reason(provider) {
             return Err(ApiError::PaymentProviderDisabled(reason));
         }
-        let now = Instant::now();
         let mut cached = self.inner.lock().await;
-        if let Some((banks, at)) = &cached.banks
-            && (now.duration_since(*at) < TTL || cached.next_try.is_some_and(|t| now < t))
-        {
-            return Ok(Banks {
-                banks: banks.clone(),
-                stale: now.duration_since(*at) >= TTL,
-            });
+        if let Some(served) = cached.serve(Instant::now()) {
+            return Ok(served);
         }
         match creator.tpaga_banks().await {
             Ok(banks) => {
@@ -87,5 +95,40 @@ impl BankCache {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bank() -> Vec<Bank> {
+        vec![Bank {
+            code: "1022".into(),
+            name: "BANCO UNION COLOMBIANO".into(),
+        }]
+    }
+
+    #[test]
+    fn fresh_then_refetched_then_stale_while_tpaga_fails() {
+        let t0 = Instant::now();
+        let empty = Cached::default();
+        assert!(empty.serve(t0).is_none(), "never fetched: ask");
+        let mut c = Cached {
+            banks: Some((bank(), t0)),
+            next_try: None,
+        };
+        let fresh = c.serve(t0 + TTL / 2).unwrap();
+        assert!(!fresh.stale);
+        assert!(c.serve(t0 + TTL).is_none(), "expired: ask again");
+        // The refresh failed: the old list is served, marked stale, without asking again.
+        c.next_try = Some(t0 + TTL + RETRY_AFTER_FAILURE);
+        let stale = c.serve(t0 + TTL + Duration::from_secs(1)).unwrap();
+        assert!(stale.stale);
+        assert_eq!(stale.banks, bank());
+        assert!(
+            c.serve(t0 + TTL + RETRY_AFTER_FAILURE).is_none(),
+            "then ask again"
+        );
     }
 }

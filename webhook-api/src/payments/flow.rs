@@ -209,7 +209,14 @@ async fn settle(
     first_call: bool,
     e: CreateError,
 ) -> ApiError {
-    tracing::warn!(error = %e, "payment creation failed");
+    // The provider's message can echo submitted values: the merchant gets it, the log does not.
+    let kind = match &e {
+        CreateError::Rejected { .. } => "rejected",
+        CreateError::Refused { .. } => "refused",
+        CreateError::Unavailable { .. } => "unavailable",
+        CreateError::Unresolvable { .. } => "unresolvable",
+    };
+    tracing::warn!(kind, "payment creation failed");
     let message = e.to_string();
     let next = Utc::now() + lease(&state.config);
     let (stored, answer) = match e {

@@ -79,6 +79,13 @@ struct Shared {
     names_token: Arc<Mutex<bool>>,
 }
 
+impl Shared {
+    /// The lock is never held across an await.
+    fn with<T>(&self, f: impl FnOnce(&mut Seen) -> T) -> T {
+        f(&mut self.seen.lock().unwrap())
+    }
+}
+
 pub async fn start() -> Fake {
     let mode = Arc::new(Mutex::new(Mode::Normal));
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -148,15 +155,15 @@ async fn mono(s: web::Data<Shared>, req: HttpRequest, body: web::Json<Value>) ->
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let mut seen = s.seen.lock().unwrap();
-    seen.calls += 1;
-    let id = seen
-        .mono_keys
-        .get(&key)
-        .cloned()
-        .unwrap_or_else(|| format!("cint_{:0>22}", seen.mono_keys.len() + 1));
-    let replay = seen.mono_keys.contains_key(&key);
-    drop(seen);
+    let (id, replay) = s.with(|seen| {
+        seen.calls += 1;
+        let id = seen
+            .mono_keys
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| format!("cint_{:0>22}", seen.mono_keys.len() + 1));
+        (id, seen.mono_keys.contains_key(&key))
+    });
     let mut intent = body.into_inner();
     intent["id"] = json!(id);
     intent["state"] = json!("created");
@@ -188,17 +195,22 @@ async fn token() -> HttpResponse {
 
 async fn tpaga(s: web::Data<Shared>, body: web::Json<Value>) -> HttpResponse {
     let order_id = body["order_id"].as_str().unwrap_or_default().to_owned();
-    let mut seen = s.seen.lock().unwrap();
-    seen.calls += 1;
-    if let Some(token) = seen.tpaga_orders.get(&order_id).cloned() {
+    let (existing, n) = s.with(|seen| {
+        seen.calls += 1;
+        (
+            seen.tpaga_orders.get(&order_id).cloned(),
+            seen.tpaga_orders.len() + 1,
+        )
+    });
+    if let Some(token) = existing {
         let mut refusal = json!({"error_message": "The charge already exist", "field": "order_id", "value": order_id});
         if *s.names_token.lock().unwrap() {
             refusal["token"] = json!(token);
         }
         return HttpResponse::build(actix_web::http::StatusCode::REQUEST_TIMEOUT).json(refusal);
     }
-    let token = format!("pse-{:0>32}", seen.tpaga_orders.len() + 1);
-    drop(seen);
+    let token = format!("pse-{n:0>32}");
+
     let mut charge = body.into_inner();
     charge["token"] = json!(token);
     charge["status"] = json!("pending");
@@ -238,20 +250,20 @@ async fn banks(s: web::Data<Shared>) -> HttpResponse {
 }
 
 async fn customer(s: web::Data<Shared>, body: web::Json<Value>) -> HttpResponse {
-    let mut seen = s.seen.lock().unwrap();
-    seen.customers += 1;
-    let n = seen.customers;
-    drop(seen);
+    let n = s.with(|seen| {
+        seen.customers += 1;
+        seen.customers
+    });
     let mut c = body.into_inner();
     c["id"] = json!(format!("00000000-0000-4000-8000-{n:012}"));
     HttpResponse::Created().json(c)
 }
 
 async fn link(s: web::Data<Shared>, body: web::Json<Value>) -> HttpResponse {
-    let mut seen = s.seen.lock().unwrap();
-    seen.calls += 1;
-    let n = seen.created.len() + 1;
-    drop(seen);
+    let n = s.with(|seen| {
+        seen.calls += 1;
+        seen.created.len() + 1
+    });
     let mut l = body.into_inner();
     l["payment_intent"] = json!(format!("b7dd85b1-671e-45c7-aba6-{n:012}"));
     l["payment_url"] = json!(format!("https://pay.belvo.io/link-{n}"));

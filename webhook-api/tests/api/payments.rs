@@ -98,22 +98,13 @@ async fn each_provider_creates_once_and_a_repeat_answers_the_same() {
     assert_eq!(fake.calls(), 3, "a repeat makes no provider call");
     assert_eq!(fake.seen.lock().unwrap().customers, 1);
     // The wire shapes: Tpaga decimal pesos and a 20-character order_id; Belvo whole pesos.
-    let seen = fake.seen.lock().unwrap();
-    let tpaga = seen
-        .created
-        .iter()
-        .find(|c| c.get("order_id").is_some())
-        .unwrap();
+    let seen = fake.seen.lock().unwrap().created.clone();
+    let tpaga = seen.iter().find(|c| c.get("order_id").is_some()).unwrap();
     assert_eq!(tpaga["amount"], "100000.00");
     assert_eq!(tpaga["order_id"].as_str().unwrap().len(), 20);
     assert_eq!(tpaga["buyer_phone_number"], "3000000000");
-    let belvo = seen
-        .created
-        .iter()
-        .find(|c| c.get("customer").is_some())
-        .unwrap();
+    let belvo = seen.iter().find(|c| c.get("customer").is_some()).unwrap();
     assert_eq!(belvo["amount"], 100_000);
-    drop(seen);
 
     let mut other = payment("PAY-M1", "mono");
     other["amount"]["amount"] = json!(20_000_000);
