@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod logs;
+mod evidence;
 mod orders;
 mod outage;
 mod pools;
