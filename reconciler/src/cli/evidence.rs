@@ -48,7 +48,9 @@ pub(super) async fn evidence(args: EvidenceArgs) -> ExitCode {
 fn write(url: &str, args: &EvidenceArgs) -> Result<Option<String>, String> {
     use diesel::Connection as _;
     let mut conn = diesel::PgConnection::establish(url).map_err(|e| {
-        format!("cannot connect to the database: {e}; is DATABASE_URL right and PostgreSQL running?")
+        format!(
+            "cannot connect to the database: {e}; is DATABASE_URL right and PostgreSQL running?"
+        )
     })?;
     let Some(sealed) = shared::evidence::gather(&mut conn, &args.reference)
         .map_err(|e| shared::telemetry::ErrorChain(&e).to_string())?

@@ -106,10 +106,8 @@ pub fn for_reference(
     conn: &mut PgConnection,
     reference: &str,
 ) -> Result<Option<OrderRecords>, DbError> {
-    conn.build_transaction()
-        .read_only()
-        .repeatable_read()
-        .run(|conn| -> Result<Option<OrderRecords>, DbError> {
+    conn.build_transaction().read_only().repeatable_read().run(
+        |conn| -> Result<Option<OrderRecords>, DbError> {
             let Some(order) = orders::table
                 .filter(orders::reference.eq(reference))
                 .select(OrderRow::as_select())
@@ -127,9 +125,11 @@ pub fn for_reference(
                 .load(conn)?;
             let checks: Vec<CheckRow> = provider_checks::table
                 .filter(
-                    provider_checks::order_id.eq(order.id).or(provider_checks::provider
-                        .eq(&order.provider)
-                        .and(provider_checks::object_id.eq(&order.provider_payment_id))),
+                    provider_checks::order_id
+                        .eq(order.id)
+                        .or(provider_checks::provider
+                            .eq(&order.provider)
+                            .and(provider_checks::object_id.eq(&order.provider_payment_id))),
                 )
                 .order((provider_checks::requested_at, provider_checks::id))
                 .limit(MAX_ROWS_PER_KIND)
@@ -168,5 +168,6 @@ pub fn for_reference(
                 attempts,
                 truncated,
             }))
-        })
+        },
+    )
 }

@@ -60,7 +60,8 @@ pub fn verify(saved: &str) -> bool {
         return false;
     };
     seal.get("algorithm").and_then(Value::as_str) == Some(DIGEST_ALGORITHM)
-        && seal.get("value").and_then(Value::as_str) == Some(digest_of(&Value::Object(map)).as_str())
+        && seal.get("value").and_then(Value::as_str)
+            == Some(digest_of(&Value::Object(map)).as_str())
 }
 
 pub fn canonical(value: &Value) -> String {

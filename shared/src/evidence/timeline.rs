@@ -152,9 +152,17 @@ pub fn instant(at: DateTime<Utc>) -> String {
 /// at ingest cannot put a secret in a bundle.
 fn is_credential(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    ["authorization", "cookie", "token", "secret", "api-key", "apikey", "password"]
-        .iter()
-        .any(|word| name.contains(word))
+    [
+        "authorization",
+        "cookie",
+        "token",
+        "secret",
+        "api-key",
+        "apikey",
+        "password",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
 }
 
 fn safe_headers(stored: &serde_json::Value) -> serde_json::Value {
@@ -285,7 +293,10 @@ mod tests {
     fn mono_signature_timestamp_is_read_from_the_stored_header() {
         let h = json!({"Mono-Signature": "t=1700000000, v1=abcdef"});
         assert_eq!(signature_timestamp(&h), Some(1_700_000_000));
-        assert_eq!(signature_timestamp(&json!({"mono-signature": "v1=ab"})), None);
+        assert_eq!(
+            signature_timestamp(&json!({"mono-signature": "v1=ab"})),
+            None
+        );
         assert_eq!(signature_timestamp(&json!({})), None);
         assert_eq!(signature_timestamp(&json!({"mono-signature": "t=x"})), None);
     }

@@ -31,8 +31,17 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 fn row(e: &Entry) -> Row {
     let (details, body): (Vec<(&'static str, String)>, Option<String>) = match e {
         Entry::Webhook {
-            id, provider, event_type, auth_result, signature_timestamp, headers, body,
-            delivery_count, processed_at, outcome, ..
+            id,
+            provider,
+            event_type,
+            auth_result,
+            signature_timestamp,
+            headers,
+            body,
+            delivery_count,
+            processed_at,
+            outcome,
+            ..
         } => (
             vec![
                 ("id", id.to_string()),
@@ -48,8 +57,16 @@ fn row(e: &Entry) -> Row {
             Some(body.display()),
         ),
         Entry::ProviderQuery {
-            id, provider, method, path, status_code, response_body, error, duration_ms,
-            webhook_event_id, ..
+            id,
+            provider,
+            method,
+            path,
+            status_code,
+            response_body,
+            error,
+            duration_ms,
+            webhook_event_id,
+            ..
         } => (
             vec![
                 ("id", id.to_string()),
@@ -63,7 +80,13 @@ fn row(e: &Entry) -> Row {
             response_body.clone(),
         ),
         Entry::Transition {
-            id, from_state, to_state, cause, provider_status, webhook_event_id, ..
+            id,
+            from_state,
+            to_state,
+            cause,
+            provider_status,
+            webhook_event_id,
+            ..
         } => (
             vec![
                 ("id", id.to_string()),
@@ -76,8 +99,16 @@ fn row(e: &Entry) -> Row {
             None,
         ),
         Entry::Exception {
-            id, exception, detail, expected_amount, provider_amount, currency, resolved_at,
-            resolved_by, resolution_note, ..
+            id,
+            exception,
+            detail,
+            expected_amount,
+            provider_amount,
+            currency,
+            resolved_at,
+            resolved_by,
+            resolution_note,
+            ..
         } => (
             vec![
                 ("id", id.to_string()),
@@ -93,8 +124,14 @@ fn row(e: &Entry) -> Row {
             None,
         ),
         Entry::PaymentAttempt {
-            id, state, idempotency_key, provider_payment_id, provider_error, attempts,
-            updated_at, ..
+            id,
+            state,
+            idempotency_key,
+            provider_payment_id,
+            provider_error,
+            attempts,
+            updated_at,
+            ..
         } => (
             vec![
                 ("id", id.clone()),
@@ -123,7 +160,10 @@ pub(super) fn render(sealed: &Sealed) -> Result<String, ApiError> {
         order: vec![
             ("provider", o.provider.clone()),
             ("provider payment id", o.provider_payment_id.clone()),
-            ("amount (minor units)", format!("{} {}", o.amount, o.currency)),
+            (
+                "amount (minor units)",
+                format!("{} {}", o.amount, o.currency),
+            ),
             ("state", o.state.clone()),
             ("provider status", opt(&o.provider_status)),
             ("provider amount (minor units)", opt(&o.provider_amount)),

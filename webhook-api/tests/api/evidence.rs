@@ -25,7 +25,9 @@ async fn order_with_history(app: &TestApp) -> (String, i64) {
     let intent = order["provider_payment_id"].as_str().unwrap().to_owned();
     assert_eq!(app.post_order(&order).await.status(), 201);
     let t = now();
-    let r = app.post_mono(hostile_mono_body(&intent), MONO_OLD_SECRET, t).await;
+    let r = app
+        .post_mono(hostile_mono_body(&intent), MONO_OLD_SECRET, t)
+        .await;
     assert_eq!(r.status(), 200);
     let mut conn = app.db.connect();
     let order_id = shared::db::evidence::for_reference(&mut conn, REFERENCE)
@@ -70,7 +72,12 @@ async fn the_bundle_holds_every_record_in_time_order_and_its_digest_checks() {
 
     let r = evidence(&app, FINANCE_KEY, "").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let text = r.text().await.unwrap();
     let bundle: Value = serde_json::from_str(&text).unwrap();
 
@@ -105,13 +112,29 @@ async fn the_bundle_holds_every_record_in_time_order_and_its_digest_checks() {
     assert_eq!(exception["resolved_by"], "finance:ana");
     assert!(exception["resolved_at"].is_string());
     // Secrets never appear: neither webhook secret nor any credential header.
-    assert!(bundle["order"].get("payer").is_none(), "the API never returns the payer");
-    for secret in [MONO_SECRET, MONO_OLD_SECRET, "mono-api-key", "authorization", "1033711400"] {
-        assert!(!text.to_lowercase().contains(&secret.to_lowercase()), "{secret}");
+    assert!(
+        bundle["order"].get("payer").is_none(),
+        "the API never returns the payer"
+    );
+    for secret in [
+        MONO_SECRET,
+        MONO_OLD_SECRET,
+        "mono-api-key",
+        "authorization",
+        "1033711400",
+    ] {
+        assert!(
+            !text.to_lowercase().contains(&secret.to_lowercase()),
+            "{secret}"
+        );
     }
 
     // Admin gets the same bytes; a one-byte change breaks the seal.
-    let again = evidence(&app, ADMIN_KEY, "?format=json").await.text().await.unwrap();
+    let again = evidence(&app, ADMIN_KEY, "?format=json")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(again, text);
     let tampered = text.replacen("10000000", "10000001", 1);
     assert_ne!(tampered, text);
@@ -150,13 +173,21 @@ async fn the_html_timeline_escapes_hostile_bodies_and_is_self_contained() {
     order_with_history(&app).await;
     let r = evidence(&app, FINANCE_KEY, "?format=html").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = r.text().await.unwrap();
     assert!(html.contains("<ol class=\"timeline\">"));
     assert!(html.contains("<pre>"));
     assert!(html.contains("mono_signature:secret_2"));
     assert!(html.contains("finance:ana"));
-    assert!(!html.contains("<script"), "hostile markup must come out escaped");
+    assert!(
+        !html.contains("<script"),
+        "hostile markup must come out escaped"
+    );
     assert!(!html.contains("</pre><script"));
     assert!(html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"));
     for external in ["src=", "href=", "@import", "url("] {
@@ -180,6 +211,11 @@ async fn unknown_orders_are_404_and_merchants_are_403() {
     assert_eq!(body["error"]["code"], "not_found");
     let r = evidence(&app, FINANCE_KEY, "?format=pdf").await;
     assert_eq!(r.status(), 422);
-    let r = app.client.get(app.url(&format!("/v1/orders/{REFERENCE}/evidence"))).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url(&format!("/v1/orders/{REFERENCE}/evidence")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }

@@ -4,15 +4,15 @@
 mod abuse;
 mod admin;
 mod browser;
+mod evidence;
 mod fake_providers;
 mod health;
 mod helpers;
 mod hostile;
 mod logs;
-mod evidence;
 mod orders;
 mod outage;
-mod pools;
 mod payments;
+mod pools;
 mod reports;
 mod webhooks;
