@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod evidence;
 #[cfg(test)]
 pub(crate) mod fuzz_support;
 pub mod health;

@@ -15,6 +15,8 @@ pub enum Access {
     ReadOrders,
     ReadReports,
     ResolveExceptions,
+    /// Dispute evidence: raw webhook bodies with payer data, so not merchants.
+    ReadEvidence,
     Operate,
 }
 
@@ -25,6 +27,7 @@ impl Access {
             Access::ReadOrders => "read orders",
             Access::ReadReports => "read reports",
             Access::ResolveExceptions => "resolve exceptions",
+            Access::ReadEvidence => "read dispute evidence",
             Access::Operate => "use the admin API",
         }
     }
@@ -36,7 +39,10 @@ pub fn permits(role: Role, access: Access) -> bool {
         Role::Merchant => matches!(access, Access::CreateOrders | Access::ReadOrders),
         Role::Finance => matches!(
             access,
-            Access::ReadOrders | Access::ReadReports | Access::ResolveExceptions
+            Access::ReadOrders
+                | Access::ReadReports
+                | Access::ResolveExceptions
+                | Access::ReadEvidence
         ),
     }
 }
@@ -134,6 +140,7 @@ mod tests {
             ReadOrders,
             ReadReports,
             ResolveExceptions,
+            ReadEvidence,
             Operate,
         ] {
             assert!(permits(Role::Admin, access));
@@ -144,5 +151,7 @@ mod tests {
         assert!(!permits(Role::Finance, CreateOrders));
         assert!(permits(Role::Finance, ReadReports));
         assert!(!permits(Role::Finance, Operate));
+        assert!(permits(Role::Finance, ReadEvidence));
+        assert!(!permits(Role::Merchant, ReadEvidence));
     }
 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod evidence;
 pub mod exceptions;
 pub mod extract;
 pub mod health;

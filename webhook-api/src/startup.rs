@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::ingest::InboxWriter;
 use crate::panic_guard::PanicGuard;
 use crate::state::{AppState, ReportSlots};
-use crate::{admin, exceptions, health, metrics, orders, payments, reports, webhooks};
+use crate::{admin, evidence, exceptions, health, metrics, orders, payments, reports, webhooks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -116,6 +116,7 @@ impl Application {
                 .configure(admin::routes)
                 .configure(reports::routes)
                 .configure(exceptions::routes)
+                .configure(evidence::routes)
                 .configure(metrics::routes)
                 .default_service(web::to(no_route))
         })

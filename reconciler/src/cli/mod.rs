@@ -1,7 +1,9 @@
 //! `reconciler [run]`, `reconciler dead-letters list|replay`, `reconciler report`,
+//! `reconciler evidence`,
 //! `reconciler healthcheck`; `--help` on each.
 
 mod dead_letters;
+mod evidence;
 mod report;
 mod run;
 
@@ -12,6 +14,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::Config;
 
+use evidence::EvidenceArgs;
 use report::ReportArgs;
 
 /// The reconciler: consumes check messages, sweeps stale orders, relays the outbox, and
@@ -37,6 +40,8 @@ enum Command {
     /// Write the daily reconciliation report (default: yesterday in Bogota, csv,
     /// reconciliation-<date>.<ext>)
     Report(ReportArgs),
+    /// Write an order's dispute evidence (sealed JSON, as the API's) to a file or stdout
+    Evidence(EvidenceArgs),
     /// Exit 0 if the local worker is ready
     Healthcheck,
 }
@@ -101,6 +106,7 @@ pub async fn main(args: Vec<String>) -> ExitCode {
             dead_letters::replay(all, id).await
         }
         Some(Command::Report(args)) => report::report(args).await,
+        Some(Command::Evidence(args)) => evidence::evidence(args).await,
         Some(Command::Healthcheck) => healthcheck().await,
     }
 }
@@ -211,7 +217,7 @@ mod tests {
     #[test]
     fn help_names_every_command() {
         let help = Cli::command().render_long_help().to_string();
-        for cmd in ["run", "dead-letters", "report", "healthcheck"] {
+        for cmd in ["run", "dead-letters", "report", "evidence", "healthcheck"] {
             assert!(help.contains(cmd), "{cmd}: {help}");
         }
     }

@@ -6,6 +6,7 @@ mod harness;
 
 mod concurrency;
 mod end_to_end;
+mod evidence_cli;
 mod exceptions;
 mod failures;
 mod fault;

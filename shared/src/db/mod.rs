@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod dead_letters;
+pub mod evidence;
 pub mod exceptions;
 pub mod flights;
 pub mod inbox;

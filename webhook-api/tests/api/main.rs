@@ -4,6 +4,7 @@
 mod abuse;
 mod admin;
 mod browser;
+mod evidence;
 mod fake_providers;
 mod health;
 mod helpers;
