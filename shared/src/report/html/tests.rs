@@ -84,7 +84,7 @@ fn amounts_are_colombian_pesos_in_non_wrapping_cells() {
     assert!(html.contains("<td class=\"num amount\">$ 310.000</td>"));
     assert!(html.contains("<td class=\"num amount\">$ 310.000,50</td>"));
     assert!(
-        html.contains("<td class=\"num amount\">-$ 0,50</td>"),
+        html.contains("<td class=\"num amount\">$ 0,50</td>"),
         "difference"
     );
     assert!(html.contains(">$ 1.234.567,50</td>"), "summary amount");
