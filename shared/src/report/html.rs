@@ -7,7 +7,7 @@
 //! plain values (formatted amounts, chart geometry); it builds no HTML itself.
 
 use askama::Template;
-use chrono::{NaiveDate, SecondsFormat};
+use chrono::NaiveDate;
 
 use super::chart::{self, BUCKETS, Chart, bucket};
 use super::{ReportRow, Scope, Summary, Tally};
@@ -180,7 +180,7 @@ fn row(r: &ReportRow) -> Row<'_> {
         difference: amount(r.difference()),
         last_checked: r
             .last_checked_at
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_default(),
         exception: r.exception.as_deref().unwrap_or(""),
         detail: r.detail.as_deref().unwrap_or(""),
