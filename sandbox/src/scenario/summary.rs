@@ -293,24 +293,10 @@ impl OrderView {
     }
 }
 
-/// `1234550` centavos → `$12.345,50`; whole pesos print without decimals (Colombian style).
+/// Pesos as the report page shows them (one formatter in shared, so the demo
+/// and the page agree): `$ 12.345,50`, whole pesos without decimals.
 pub fn pesos(minor: i64) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    let (whole, cents) = (abs / 100, abs % 100);
-    let digits = whole.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(c);
-    }
-    if cents == 0 {
-        format!("{sign}${grouped}")
-    } else {
-        format!("{sign}${grouped},{cents:02}")
-    }
+    shared::domain::money::format_cop(minor)
 }
 
 fn label(bucket: &str) -> &str {
@@ -614,11 +600,11 @@ mod tests {
 
     #[test]
     fn pesos_are_grouped_colombian_style() {
-        assert_eq!(pesos(0), "$0");
-        assert_eq!(pesos(4_590_000), "$45.900");
-        assert_eq!(pesos(123_456_789), "$1.234.567,89");
-        assert_eq!(pesos(100_000_000_000), "$1.000.000.000");
-        assert_eq!(pesos(-150), "-$1,50");
+        assert_eq!(pesos(0), "$ 0");
+        assert_eq!(pesos(4_590_000), "$ 45.900");
+        assert_eq!(pesos(123_456_789), "$ 1.234.567,89");
+        assert_eq!(pesos(100_000_000_000), "$ 1.000.000.000");
+        assert_eq!(pesos(-150), "-$ 1,50");
     }
 
     #[test]
@@ -626,7 +612,7 @@ mod tests {
         let text = render(&Summary::expected(&plans()));
         assert!(text.contains("needs review"));
         let mono = text.lines().find(|l| l.starts_with("mono")).unwrap();
-        assert!(mono.contains("$150.000"), "{mono}");
+        assert!(mono.contains("$ 150.000"), "{mono}");
         assert!(text.lines().any(|l| l.starts_with("total")));
         assert!(text.contains("exceptions: amount_mismatch 1 · stale_pending 1"));
         assert!(text.contains("exceptions: late_success 1 · unknown_payment 1"));

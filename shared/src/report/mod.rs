@@ -7,6 +7,7 @@
 //! Rows are read through a server-side cursor, so a day of a million orders is
 //! never held in memory.
 
+mod chart;
 pub mod csv;
 pub mod html;
 mod json;

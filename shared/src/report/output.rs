@@ -156,7 +156,9 @@ pub fn write_report(
                 .summary
                 .ok_or_else(|| DbError::Task("report summary missing".to_owned()))?;
             let generated = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            emit(html::render(scope, &summary, &sink.page, &generated).into_bytes());
+            let page = html::render(scope, &summary, &sink.page, &generated)
+                .map_err(|e| DbError::Task(format!("html: {e}")))?;
+            emit(page.into_bytes());
             Ok(n)
         }
     }

@@ -547,7 +547,7 @@ async fn the_html_page_renders_in_headless_chromium_with_the_summary() {
     assert_eq!(cell("total", "paid.count"), 3);
     assert_eq!(cell("total", "exception.unknown_payment"), 1);
     // Human-readable pesos, exceptions before orders, the chart, navigation, nothing external.
-    assert!(dom.contains("COP 200,000.00"));
+    assert!(dom.contains(">$ 200.000</td>"), "Colombian pesos");
     assert!(dom.find("id=\"exception-rows\"").unwrap() < dom.find("id=\"order-rows\"").unwrap());
     assert!(dom.contains("<svg id=\"chart\""));
     assert!(
@@ -556,6 +556,66 @@ async fn the_html_page_renders_in_headless_chromium_with_the_summary() {
     );
     assert!(dom.contains("href=\"?date=2026-11-20&amp;format=csv\""));
     assert!(!dom.contains("<script"));
+}
+
+/// Runs in the page after layout: for every amount cell, numeric cell and state
+/// badge, whether any of its text breaks over more than one line box; whether
+/// the page itself overflows the window (the wide tables must scroll inside
+/// their own container instead).
+const MEASURE_WRAPPING: &str = r#"(function () {
+  function wraps(el) {
+    var walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (var n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!n.textContent.trim()) continue;
+      var range = document.createRange();
+      range.selectNodeContents(n);
+      if (range.getClientRects().length > 1) return true;
+    }
+    return false;
+  }
+  var all = Array.from(document.querySelectorAll('td.amount, td.num, .badge, th'));
+  var cells = all.filter(function (c) { return c.textContent.trim() !== ''; });
+  var scrollers = Array.from(document.querySelectorAll('.scroll')).map(function (s) {
+    return { id: s.firstElementChild.id, scrolls: s.scrollWidth > s.clientWidth };
+  });
+  var out = {
+    width: window.innerWidth,
+    amounts: document.querySelectorAll('td.amount').length,
+    badges: document.querySelectorAll('.badge').length,
+    checked: cells.length,
+    wrapped: cells.filter(wraps).map(function (c) { return c.textContent; }),
+    page_overflows: document.documentElement.scrollWidth > window.innerWidth,
+    scrollers: scrollers
+  };
+  var pre = document.createElement('pre');
+  pre.id = 'measure';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();"#;
+
+#[tokio::test]
+async fn amounts_and_states_never_wrap_at_laptop_widths() {
+    let app = spawn_app().await;
+    business_day(&app);
+    let html = report(&app, &format!("date={DAY}&format=html"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for width in [1400, 1024] {
+        let m: Value =
+            serde_json::from_str(&crate::browser::measure(&html, width, MEASURE_WRAPPING)).unwrap();
+        assert_eq!(m["width"], width, "the window is {width} px wide: {m}");
+        assert!(m["amounts"].as_u64().unwrap() >= 30, "{m}");
+        assert!(m["badges"].as_u64().unwrap() >= 3, "{m}");
+        assert_eq!(
+            m["wrapped"],
+            json!([]),
+            "cells that wrap at {width} px: {m}"
+        );
+        assert_eq!(m["page_overflows"], false, "{width} px: {m}");
+        crate::browser::screenshot(&html, width, 2200, &format!("report-{width}"));
+    }
 }
 
 #[tokio::test]

@@ -193,5 +193,31 @@ pub fn format_major(minor: impl Into<i128>, currency: Currency) -> String {
     format!("{} {sign}{grouped}.{cents:02}", currency.code())
 }
 
+/// Colombian pesos as people in Colombia read them: `$ 1.234.567`, dot
+/// thousands, and centavos (`,50`) only when there are some, since almost all
+/// PSE amounts are whole pesos. The one formatter for humans (the report page
+/// and the sandbox demo), so the two never disagree; machine outputs (JSON,
+/// CSV) keep integer centavos. `i128` so report sums format too.
+pub fn format_cop(minor: impl Into<i128>) -> String {
+    let minor: i128 = minor.into();
+    let per = Currency::Cop.minor_per_major().unsigned_abs();
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let (major, cents) = (abs / u128::from(per), abs % u128::from(per));
+    let digits = major.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push('.');
+        }
+        grouped.push(ch);
+    }
+    if cents == 0 {
+        format!("{sign}$ {grouped}")
+    } else {
+        format!("{sign}$ {grouped},{cents:02}")
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -240,3 +240,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn cop_is_formatted_colombian_style() {
+    assert_eq!(format_cop(0), "$ 0");
+    assert_eq!(format_cop(5), "$ 0,05");
+    assert_eq!(format_cop(150), "$ 1,50");
+    assert_eq!(format_cop(4_590_000), "$ 45.900");
+    assert_eq!(format_cop(31_000_000), "$ 310.000");
+    assert_eq!(format_cop(123_456_750), "$ 1.234.567,50");
+    assert_eq!(format_cop(100_000_000_000_i64), "$ 1.000.000.000");
+    assert_eq!(format_cop(-150), "-$ 1,50");
+    assert_eq!(format_cop(-123_456_700), "-$ 1.234.567");
+    assert_eq!(
+        format_cop(i128::MIN),
+        "-$ 1.701.411.834.604.692.317.316.873.037.158.841.057,28"
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn format_cop_never_panics(minor in proptest::prelude::any::<i128>()) {
+        let s = format_cop(minor);
+        proptest::prop_assert!(s.starts_with("$ ") || s.starts_with("-$ "));
+    }
+}
