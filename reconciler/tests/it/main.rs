@@ -13,6 +13,6 @@ mod flights;
 mod mapping;
 mod payments;
 mod report_cli;
-mod seam;
 mod retention;
+mod seam;
 mod sweeper;

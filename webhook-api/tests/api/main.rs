@@ -11,7 +11,7 @@ mod hostile;
 mod logs;
 mod orders;
 mod outage;
-mod pools;
 mod payments;
+mod pools;
 mod reports;
 mod webhooks;
