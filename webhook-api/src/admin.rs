@@ -43,9 +43,9 @@ struct ListQuery {
         (status = 400, description = "`malformed_payload`: the query string cannot be read", body = crate::openapi::ErrorBody),
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
-        (status = 422, description = "`validation_failed`: every invalid parameter in `fields`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: every invalid parameter in fields", body = crate::openapi::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`: the database is unavailable; retry after `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
     )
 )]
 async fn list(
@@ -118,12 +118,12 @@ fn parse_selection(body: &[u8]) -> Result<Option<Vec<i64>>, ApiError> {
         (status = 200, description = "What was queued again", body = crate::openapi::schemas::ReplayAnswer),
         (status = 400, description = "`malformed_payload`: not JSON", body = crate::openapi::ErrorBody),
         (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send Content-Type: application/json", body = crate::openapi::ErrorBody),
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
-        (status = 422, description = "`validation_failed`: neither `all` nor 1 to 1000 `ids`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: neither all nor 1 to 1000 ids", body = crate::openapi::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`: the database is unavailable; retry after `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
     )
 )]
 async fn replay(

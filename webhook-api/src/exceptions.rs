@@ -80,9 +80,9 @@ fn parse_list(q: Query) -> Result<(Filter, i64), ApiError> {
         (status = 400, description = "`malformed_payload`: the query string cannot be read", body = crate::openapi::ErrorBody),
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
-        (status = 422, description = "`validation_failed`: every invalid parameter in `fields`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: every invalid parameter in fields", body = crate::openapi::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`: the database is unavailable; retry after `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
     )
 )]
 async fn list(
@@ -139,13 +139,13 @@ fn parse_note(body: &[u8]) -> Result<String, ApiError> {
         (status = 200, description = "The resolved exception", body = crate::openapi::schemas::Exception),
         (status = 400, description = "`malformed_payload`: not JSON", body = crate::openapi::ErrorBody),
         (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send Content-Type: application/json", body = crate::openapi::ErrorBody),
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = crate::openapi::ErrorBody),
-        (status = 422, description = "`validation_failed`: `note` missing, blank or too long", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: the note is missing, blank or too long", body = crate::openapi::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`: the database is unavailable; retry after `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
     )
 )]
 async fn resolve(

@@ -89,10 +89,10 @@ fn parse_query(query: &str) -> Result<(Scope, Format), ApiError> {
         (status = 400, description = "`malformed_payload`: the query string cannot be read", body = crate::openapi::ErrorBody),
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
-        (status = 422, description = "`validation_failed`: every invalid parameter in `fields`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: every invalid parameter in fields", body = crate::openapi::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
-        (status = 503, description = "`reports_busy`: `REPORT_CONCURRENCY` reports are running, retry after \
-            `Retry-After`; `unavailable`: the database is unavailable", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`reports_busy`: REPORT_CONCURRENCY reports are running, retry after \
+            Retry-After; `unavailable`: the database is unavailable", body = crate::openapi::ErrorBody),
     )
 )]
 async fn reconciliation(

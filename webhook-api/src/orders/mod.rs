@@ -73,15 +73,15 @@ fn answer_create(outcome: CreateOutcome, warnings: &[String]) -> Result<HttpResp
         (status = 200, description = "A replay of the same request", body = crate::openapi::schemas::Order),
         (status = 400, description = "`malformed_payload`: not JSON, or not an object", body = crate::openapi::ErrorBody),
         (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send Content-Type: application/json", body = crate::openapi::ErrorBody),
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
         (status = 409, description = "`reference_conflict`: the reference exists with another body; \
             `provider_payment_id_conflict`: another order expects this provider payment id", body = crate::openapi::ErrorBody),
-        (status = 422, description = "`validation_failed` (every invalid field in `fields`); \
+        (status = 422, description = "`validation_failed` (every invalid field in fields); \
             `provider_disabled`: the provider is not enabled here", body = crate::openapi::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`: the database is unavailable; retry after `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
     )
 )]
 async fn create(
@@ -121,7 +121,7 @@ async fn create(
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = crate::openapi::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`: the database is unavailable; retry after `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
     )
 )]
 async fn get(
@@ -165,9 +165,9 @@ struct ListResponse {
         (status = 400, description = "`malformed_payload`: the query string cannot be read", body = crate::openapi::ErrorBody),
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
-        (status = 422, description = "`validation_failed`: every invalid parameter in `fields`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: every invalid parameter in fields", body = crate::openapi::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`: the database is unavailable; retry after `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
     )
 )]
 async fn list(

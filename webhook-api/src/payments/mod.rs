@@ -68,18 +68,18 @@ struct PaymentAnswer<'a> {
         (status = 200, description = "The same request again: the same payment", body = crate::openapi::schemas::PaymentAnswer),
         (status = 400, description = "`malformed_payload`: not JSON, or not an object", body = crate::openapi::ErrorBody),
         (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send Content-Type: application/json", body = crate::openapi::ErrorBody),
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
         (status = 409, description = "`reference_conflict`: the reference exists with another body; \
             `payment_in_progress`: another request is creating it, send it again shortly; \
             `payment_abandoned`: the provider's outcome could not be established (finance has an exception)", body = crate::openapi::ErrorBody),
         (status = 422, description = "`validation_failed`; `provider_disabled`; \
-            `provider_rejected`: the provider refused the content, nothing was created (its field in `fields`)", body = crate::openapi::ErrorBody),
+            `provider_rejected`: the provider refused the content, nothing was created (its field in fields)", body = crate::openapi::ErrorBody),
         (status = 502, description = "`provider_unavailable`: the provider failed; the same request again is safe", body = crate::openapi::ErrorBody),
         (status = 504, description = "`provider_unavailable`: the provider timed out; the same request again is safe", body = crate::openapi::ErrorBody),
         (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
-        (status = 503, description = "`unavailable`: the database is unavailable; retry after `Retry-After`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
     )
 )]
 async fn create(

@@ -67,4 +67,14 @@ async fn the_openapi_document_is_served_to_anyone() {
     let doc: Value = r.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/v1/orders"]["post"].is_object(), "{doc}");
+    // Every route is guarded by its method: another method on a served path is the JSON 404.
+    let r = app
+        .client
+        .delete(app.url("/v1/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "no_route");
 }
