@@ -1,5 +1,6 @@
 //! Admin API: `GET /v1/admin/dead-letters`, `POST /v1/admin/dead-letters/replay`.
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -9,11 +10,15 @@ use crate::auth::{Access, Caller};
 use crate::body::{read_limited, require_json};
 use crate::error::ApiError;
 use crate::extract::{FieldErrors, RawPage};
+use crate::routes::Mount;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/admin/dead-letters", web::get().to(list))
-        .route("/v1/admin/dead-letters/replay", web::post().to(replay));
+pub fn routes<M: Mount>(m: &mut M) {
+    m.add(Method::GET, "/v1/admin/dead-letters", list).add(
+        Method::POST,
+        "/v1/admin/dead-letters/replay",
+        replay,
+    );
 }
 
 #[derive(Deserialize)]
@@ -23,6 +28,26 @@ struct ListQuery {
     page: RawPage,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/admin/dead-letters",
+    tag = "admin",
+    description = "Messages the reconciler gave up on, newest first. Roles: admin.",
+    params(
+        ("status" = Option<String>, Query, description = "`pending` (default) or `all`"),
+        ("limit" = Option<i64>, Query, description = "1 to 500 (default 50)"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The dead letters", body = crate::openapi::schemas::DeadLetterPage),
+        (status = 400, description = "`malformed_payload`: the query string cannot be read", body = crate::openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: every invalid parameter in fields", body = crate::openapi::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn list(
     caller: Caller,
     req: HttpRequest,
@@ -82,6 +107,25 @@ fn parse_selection(body: &[u8]) -> Result<Option<Vec<i64>>, ApiError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/admin/dead-letters/replay",
+    tag = "admin",
+    description = "Queue dead letters again; replaying one twice is harmless. Roles: admin.",
+    request_body(content = crate::openapi::schemas::ReplayBody, content_type = "application/json"),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "What was queued again", body = crate::openapi::schemas::ReplayAnswer),
+        (status = 400, description = "`malformed_payload`: not JSON", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send Content-Type: application/json", body = crate::openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: neither all nor 1 to 1000 ids", body = crate::openapi::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn replay(
     caller: Caller,
     req: HttpRequest,

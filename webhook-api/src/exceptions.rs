@@ -1,5 +1,6 @@
 //! The exception queue: `GET /v1/exceptions`, `POST /v1/exceptions/{id}/resolve`.
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,11 +11,15 @@ use crate::auth::{Access, Caller};
 use crate::body::{read_limited, require_json};
 use crate::error::ApiError;
 use crate::extract::{FieldErrors, Pagination, ProviderParam, RawPage};
+use crate::routes::Mount;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/exceptions", web::get().to(list))
-        .route("/v1/exceptions/{id}/resolve", web::post().to(resolve));
+pub fn routes<M: Mount>(m: &mut M) {
+    m.add(Method::GET, "/v1/exceptions", list).add(
+        Method::POST,
+        "/v1/exceptions/{id}/resolve",
+        resolve,
+    );
 }
 
 #[derive(Deserialize)]
@@ -57,6 +62,29 @@ fn parse_list(q: Query) -> Result<(Filter, i64), ApiError> {
     errors.finish((filter, limit))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/exceptions",
+    tag = "exceptions",
+    description = "The exception queue, newest first. Roles: finance, admin.",
+    params(
+        ("status" = Option<String>, Query, description = "`open` or `resolved`; default both"),
+        ("kind" = Option<String>, Query, description = "An exception kind: `amount_mismatch`, `unknown_payment`, …"),
+        ("provider" = Option<String>, Query, description = "`mono`, `belvo` or `tpaga`"),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of exceptions", body = crate::openapi::schemas::ExceptionPage),
+        (status = 400, description = "`malformed_payload`: the query string cannot be read", body = crate::openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: every invalid parameter in fields", body = crate::openapi::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn list(
     caller: Caller,
     req: HttpRequest,
@@ -98,6 +126,28 @@ fn parse_note(body: &[u8]) -> Result<String, ApiError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/exceptions/{id}/resolve",
+    tag = "exceptions",
+    description = "Close an exception with a note saying what was done; resolving it again answers the \
+        resolved exception unchanged. Roles: finance, admin.",
+    params(("id" = i64, Path, description = "The exception's id")),
+    request_body(content = crate::openapi::schemas::ResolveBody, content_type = "application/json"),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The resolved exception", body = crate::openapi::schemas::Exception),
+        (status = 400, description = "`malformed_payload`: not JSON", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send Content-Type: application/json", body = crate::openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: the note is missing, blank or too long", body = crate::openapi::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn resolve(
     caller: Caller,
     req: HttpRequest,

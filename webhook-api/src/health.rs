@@ -1,18 +1,21 @@
 //! Liveness and readiness.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 use shared::health::Readiness;
 
+use crate::routes::Mount;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+pub fn routes<M: Mount>(m: &mut M) {
+    m.add(Method::GET, "/healthz", healthz)
+        .add(Method::GET, "/readyz", readyz);
 }
 
 /// The process is up and serving HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Up", body = crate::openapi::schemas::Health)))]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
@@ -21,6 +24,12 @@ async fn healthz() -> HttpResponse {
 /// answers. The broker is reported but does not decide: while RabbitMQ is
 /// away, webhooks still land in the inbox and the outbox, and the relay
 /// publishes them when it returns; pulling ingress would only lose deliveries.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    description = "Ready when the database that stores webhooks answers; the broker and the outbox are reported, not decisive.",
+    responses(
+        (status = 200, description = "Ready, with each check", body = Object),
+        (status = 503, description = "Not ready (not an error body: the same checks, one failing)", body = Object),
+    ))]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let broker = state.broker.is_connected();
     state.metrics.set_broker(broker);

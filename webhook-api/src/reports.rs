@@ -3,6 +3,7 @@
 //! CSV and JSON are streamed from a database cursor as they are read, so a
 //! day of a million orders never sits in memory; HTML is one page.
 
+use actix_web::http::Method;
 use actix_web::http::header::{CONTENT_DISPOSITION, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Datelike as _, NaiveDate};
@@ -16,10 +17,11 @@ use tokio::sync::mpsc;
 use crate::auth::{Access, Caller};
 use crate::error::ApiError;
 use crate::extract::{FieldErrors, ProviderParam};
+use crate::routes::Mount;
 use crate::state::{AppState, ReportSlot};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/reports/reconciliation", web::get().to(reconciliation));
+pub fn routes<M: Mount>(m: &mut M) {
+    m.add(Method::GET, "/v1/reports/reconciliation", reconciliation);
 }
 
 #[derive(Deserialize)]
@@ -66,6 +68,33 @@ fn parse_query(query: &str) -> Result<(Scope, Format), ApiError> {
     errors.finish((Scope { date, provider }, format))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/reports/reconciliation",
+    tag = "reports",
+    description = "The daily reconciliation report of a Bogota business day; CSV and JSON are streamed \
+        as downloads (`Content-Disposition: attachment`), HTML is one page. Roles: finance, admin.",
+    params(
+        ("date" = Option<String>, Query, description = "YYYY-MM-DD (Bogota); default: yesterday"),
+        ("format" = Option<String>, Query, description = "`json` (default), `csv` or `html`"),
+        ("provider" = Option<String>, Query, description = "`mono`, `belvo` or `tpaga`; default all"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The report in the format asked for", content(
+            (Object = "application/json"),
+            (String = "text/csv"),
+            (String = "text/html"),
+        )),
+        (status = 400, description = "`malformed_payload`: the query string cannot be read", body = crate::openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: every invalid parameter in fields", body = crate::openapi::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`reports_busy`: REPORT_CONCURRENCY reports are running, retry after \
+            Retry-After; `unavailable`: the database is unavailable", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn reconciliation(
     caller: Caller,
     req: HttpRequest,

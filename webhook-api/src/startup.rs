@@ -14,9 +14,13 @@ use shared::queue::Broker;
 
 use crate::error::ApiError;
 use crate::ingest::InboxWriter;
+use crate::openapi::Document;
 use crate::panic_guard::PanicGuard;
+use crate::routes::Mount;
 use crate::state::{AppState, ReportSlots};
-use crate::{admin, evidence, exceptions, health, metrics, orders, payments, reports, webhooks};
+use crate::{
+    admin, evidence, exceptions, health, metrics, openapi, orders, payments, reports, webhooks,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -29,6 +33,23 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot render the OpenAPI document: {0}")]
+    OpenApi(#[source] serde_json::Error),
+}
+
+/// Every route the server serves. The server mounts them; the OpenAPI tests list them
+/// (with [`crate::routes::Listing`]) and fail when one is missing from `/openapi.json`.
+pub fn mount_all<M: Mount>(m: &mut M) {
+    health::routes(m);
+    orders::routes(m);
+    payments::routes(m);
+    webhooks::routes(m);
+    admin::routes(m);
+    reports::routes(m);
+    exceptions::routes(m);
+    evidence::routes(m);
+    metrics::routes(m);
+    openapi::routes(m);
 }
 
 pub struct Application {
@@ -84,9 +105,12 @@ impl Application {
             probes,
             payments,
         });
+        // Rendered once; every request is served the same bytes.
+        let document = web::Data::new(Document::build().map_err(StartupError::OpenApi)?);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(document.clone())
                 // A panicking handler answers 500 JSON instead of dropping the connection.
                 .wrap(PanicGuard)
                 .wrap_fn(|req, srv| {
@@ -109,15 +133,7 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .configure(health::routes)
-                .configure(orders::routes)
-                .configure(payments::routes)
-                .configure(webhooks::routes)
-                .configure(admin::routes)
-                .configure(reports::routes)
-                .configure(exceptions::routes)
-                .configure(evidence::routes)
-                .configure(metrics::routes)
+                .configure(mount_all::<web::ServiceConfig>)
                 .default_service(web::to(no_route))
         })
         .listen(listener)

@@ -4,16 +4,18 @@
 
 mod page;
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use shared::evidence;
 
 use crate::auth::{Access, Caller};
 use crate::error::ApiError;
+use crate::routes::Mount;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/orders/{reference}/evidence", web::get().to(get));
+pub fn routes<M: Mount>(m: &mut M) {
+    m.add(Method::GET, "/v1/orders/{reference}/evidence", get);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,32 @@ fn parse_format(query: &str) -> Result<Format, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{reference}/evidence",
+    tag = "orders",
+    description = "Everything behind an order's state, for disputes: every webhook (raw body, which \
+        credential matched), provider query, transition, exception and payment attempt, in time order, \
+        sealed with a SHA-256 digest of its canonical JSON (docs/ARCHITECTURE.md, \"Evidence bundle\"). \
+        Roles: finance, admin.",
+    params(
+        ("reference" = String, Path, description = "The merchant's order reference"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `html` (a timeline page)"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The sealed bundle, or its timeline page", content(
+            (Object = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: every invalid parameter in fields", body = crate::openapi::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn get(
     caller: Caller,
     req: HttpRequest,

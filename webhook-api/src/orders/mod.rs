@@ -3,6 +3,7 @@
 mod list_query;
 pub(crate) mod new_order;
 
+use actix_web::http::Method;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
@@ -11,19 +12,17 @@ use shared::db::orders::{self, CreateOutcome, OrderJson};
 use crate::auth::{Access, Caller};
 use crate::body::{read_limited, require_json};
 use crate::error::ApiError;
+use crate::routes::Mount;
 use crate::state::AppState;
 use list_query::RawListQuery;
 
 /// Order bodies are small; anything near this is a mistake.
 const ORDER_BODY_LIMIT: usize = 64 * 1024;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/orders")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(web::resource("/v1/orders/{reference}").route(web::get().to(get)));
+pub fn routes<M: Mount>(m: &mut M) {
+    m.add(Method::POST, "/v1/orders", create)
+        .add(Method::GET, "/v1/orders", list)
+        .add(Method::GET, "/v1/orders/{reference}", get);
 }
 
 #[derive(Serialize)]
@@ -61,6 +60,30 @@ fn answer_create(outcome: CreateOutcome, warnings: &[String]) -> Result<HttpResp
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    tag = "orders",
+    description = "Register an expected payment already created at the provider. The same request again \
+        answers 200 with the same order. Roles: merchant, admin.",
+    request_body(content = crate::openapi::schemas::NewOrderBody, content_type = "application/json"),
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "Created; `Location` is the order's URL", body = crate::openapi::schemas::Order),
+        (status = 200, description = "A replay of the same request", body = crate::openapi::schemas::Order),
+        (status = 400, description = "`malformed_payload`: not JSON, or not an object", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send Content-Type: application/json", body = crate::openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
+        (status = 409, description = "`reference_conflict`: the reference exists with another body; \
+            `provider_payment_id_conflict`: another order expects this provider payment id", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed` (every invalid field in fields); \
+            `provider_disabled`: the provider is not enabled here", body = crate::openapi::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn create(
     caller: Caller,
     req: HttpRequest,
@@ -85,6 +108,22 @@ async fn create(
     answer_create(outcome, &parsed.warnings)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{reference}",
+    tag = "orders",
+    description = "One order with its state, history and exceptions. Roles: merchant, finance, admin.",
+    params(("reference" = String, Path, description = "The merchant's order reference")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The order", body = crate::openapi::schemas::Order),
+        (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = crate::openapi::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn get(
     caller: Caller,
     path: web::Path<String>,
@@ -107,6 +146,30 @@ struct ListResponse {
     next_cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "orders",
+    description = "Orders, newest first, a page at a time. Roles: merchant, finance, admin.",
+    params(
+        ("state" = Option<String>, Query, description = "`pending`, `processing`, `paid`, `failed`, `expired` or `needs_review`"),
+        ("provider" = Option<String>, Query, description = "`mono`, `belvo` or `tpaga`"),
+        ("from" = Option<String>, Query, description = "Created at or after: a date (YYYY-MM-DD, Bogota) or an RFC 3339 timestamp"),
+        ("to" = Option<String>, Query, description = "Created before; a date means through the end of that day"),
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "A page of orders", body = crate::openapi::schemas::OrderPage),
+        (status = 400, description = "`malformed_payload`: the query string cannot be read", body = crate::openapi::ErrorBody),
+        (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
+        (status = 422, description = "`validation_failed`: every invalid parameter in fields", body = crate::openapi::ErrorBody),
+        (status = 500, description = "`internal_error`", body = crate::openapi::ErrorBody),
+        (status = 503, description = "`unavailable`: the database is unavailable; retry after Retry-After", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn list(
     caller: Caller,
     req: HttpRequest,

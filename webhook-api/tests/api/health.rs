@@ -52,3 +52,29 @@ async fn unknown_routes_get_a_json_404() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "no_route");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_to_anyone() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/v1/orders"]["post"].is_object(), "{doc}");
+    // Every route is guarded by its method: another method on a served path is the JSON 404.
+    let r = app
+        .client
+        .delete(app.url("/v1/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "no_route");
+}
