@@ -101,7 +101,7 @@ async fn the_cli_writes_csv_json_and_html_reports() {
         .success()
     );
     let html = std::fs::read_to_string(&html_path).unwrap();
-    assert!(html.contains(&paid) && html.contains("COP 12,345.00"));
+    assert!(html.contains(&paid) && html.contains("$ 12.345"));
 
     let bad = run(&stack, &["report", "--format", "pdf"]);
     assert_eq!(bad.status.code(), Some(2));

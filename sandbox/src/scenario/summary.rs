@@ -542,11 +542,13 @@ mod tests {
             .into_iter()
             .map(|m| m.0)
             .collect();
-        assert!(m.contains(&"mono paid: expected 2 ($150.000), observed 1 ($100.000)".to_owned()));
-        assert!(m.contains(&"mono failed: expected 0 ($0), observed 1 ($50.000)".to_owned()));
+        assert!(
+            m.contains(&"mono paid: expected 2 ($ 150.000), observed 1 ($ 100.000)".to_owned())
+        );
+        assert!(m.contains(&"mono failed: expected 0 ($ 0), observed 1 ($ 50.000)".to_owned()));
         assert!(m.contains(&"mono status_conflict exceptions: expected 0, observed 1".to_owned()));
         assert!(m.contains(&"tpaga unknown_payment exceptions: expected 1, observed 0".to_owned()));
-        assert!(m.contains(&"tpaga paid: expected 1 ($1.000.000), observed 0 ($0)".to_owned()));
+        assert!(m.contains(&"tpaga paid: expected 1 ($ 1.000.000), observed 0 ($ 0)".to_owned()));
         assert_eq!(m.len(), 6, "{m:#?}");
     }
 
