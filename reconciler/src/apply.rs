@@ -13,6 +13,7 @@ use shared::db::models::{NewOrderEvent, OrderRow};
 use shared::db::orders::{self, CheckedOrder};
 use shared::db::outbox::{self, NewMessage, PendingMessage};
 use shared::db::{DbError, inbox, order_events, settlements};
+use shared::domain::money::format_cop;
 use shared::domain::reconcile::{Observation, decide};
 use shared::domain::{Currency, ExceptionKind, Money, OrderState};
 use shared::providers::check::{PaymentReport, RecordedCall};
@@ -28,9 +29,14 @@ pub struct Applied {
     pub exceptions: Vec<ExceptionKind>,
 }
 
+/// Amounts in exception details are for people, so they read as Colombian
+/// pesos (`$ 70.000`, the one formatter `format_cop`); the machine fields
+/// (`expected_amount_minor`, `provider_amount_minor`) keep integer centavos.
 fn fmt_amount(m: Option<Money>) -> String {
-    m.map(|m| m.display_major())
-        .unwrap_or_else(|| "no amount".to_owned())
+    m.map(|m| match m.currency() {
+        Currency::Cop => format_cop(m.minor_units()),
+    })
+    .unwrap_or_else(|| "no amount".to_owned())
 }
 
 /// Applies `report`; `calls` (the provider calls that produced it) are stored

@@ -62,7 +62,7 @@ async fn amount_mismatch_for_each_provider_amount_shape() {
     }
     let tpaga_detail = &stack.find(&tpaga).exceptions[0].detail;
     assert!(
-        tpaga_detail.contains("COP 10,000.00") && tpaga_detail.contains("COP 9,999.99"),
+        tpaga_detail.contains("$ 10.000;") && tpaga_detail.contains("$ 9.999,99"),
         "{tpaga_detail}"
     );
 }

@@ -150,7 +150,7 @@ fn business_day(app: &TestApp) -> BTreeMap<&'static str, i64> {
         Some(e),
         "belvo",
         "amount_mismatch",
-        "order expects COP 70,000.00; belvo reports COP 69,000.00",
+        "order expects $ 70.000; belvo reports $ 69.000",
         "2026-11-20T19:05:00Z",
         Some(6_900_000),
     );
