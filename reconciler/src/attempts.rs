@@ -11,6 +11,7 @@ use chrono::Utc;
 use shared::db::DbError;
 use shared::db::payments::{self, AttemptRow};
 use shared::domain::Provider;
+use shared::providers::check::RecordedCall;
 use shared::providers::create::{AttemptKeys, CreateError, PaymentCreator, Step};
 
 use crate::context::Ctx;
@@ -107,23 +108,24 @@ async fn store(
     row: &AttemptRow,
     outcome: Outcome,
     reason: String,
+    calls: Vec<RecordedCall>,
 ) -> Result<Outcome, DbError> {
     let id = row.id;
     let next = Utc::now() + chrono::Duration::from_std(backoff(row.attempts)).unwrap_or_default();
     match outcome {
         Outcome::Rejected => {
             ctx.db
-                .run(move |c| payments::reject(c, id, &reason))
+                .run(move |c| payments::reject(c, id, &reason, &calls))
                 .await?
         }
         Outcome::Abandoned => {
             ctx.db
-                .run(move |c| payments::abandon(c, id, &reason))
+                .run(move |c| payments::abandon(c, id, &reason, &calls))
                 .await?
         }
         Outcome::Unknown => {
             ctx.db
-                .run(move |c| payments::mark_unknown(c, id, &reason, next))
+                .run(move |c| payments::mark_unknown(c, id, &reason, next, &calls))
                 .await?
         }
         Outcome::Created => {}
@@ -142,30 +144,33 @@ async fn resolve_one(
         // request marked: without the mark, nothing payable exists at Belvo.
         return if row.link_requested {
             let reason = "Belvo payment-link call ended without an answer; Belvo has no idempotency key to ask with";
-            store(ctx, row, Outcome::Abandoned, reason.to_owned()).await
+            store(ctx, row, Outcome::Abandoned, reason.to_owned(), Vec::new()).await
         } else {
             store(
                 ctx,
                 row,
                 Outcome::Rejected,
                 "no Belvo payment link was requested".to_owned(),
+                Vec::new(),
             )
             .await
         };
     }
     if row.attempts > MAX_ATTEMPTS {
         let reason = format!("no usable answer after {MAX_ATTEMPTS} calls");
-        return store(ctx, row, Outcome::Abandoned, reason).await;
+        return store(ctx, row, Outcome::Abandoned, reason, Vec::new()).await;
     }
     if let Some(reason) = creator.disabled_reason(req.provider) {
-        return store(ctx, row, Outcome::Unknown, reason).await;
+        return store(ctx, row, Outcome::Unknown, reason, Vec::new()).await;
     }
     let keys = AttemptKeys {
         idempotency_key: row.idempotency_key.clone(),
         customer_id: row.provider_customer_id.clone(),
     };
     let started = std::time::Instant::now();
-    let result = creator.step(&req, &keys).await;
+    // Every create call the sweeper makes is stored with its outcome (provider_checks).
+    let mut calls = Vec::new();
+    let result = creator.step(&req, &keys, &mut calls).await;
     ctx.metrics
         .provider_create_seconds
         .with_label_values(&[req.provider.as_str()])
@@ -176,20 +181,20 @@ async fn resolve_one(
                 + chrono::Duration::from_std(ctx.config.pending_recheck_after).unwrap_or_default();
             let id = row.id;
             ctx.db
-                .run(move |c| payments::complete(c, id, &req, &created, first_check_at))
+                .run(move |c| payments::complete(c, id, &req, &created, first_check_at, &calls))
                 .await?;
             Ok(Outcome::Created)
         }
         Ok(Step::BelvoCustomer(_)) => Ok(Outcome::Unknown),
         Err(e @ CreateError::Rejected { .. }) => {
-            store(ctx, row, Outcome::Rejected, e.to_string()).await
+            store(ctx, row, Outcome::Rejected, e.to_string(), calls).await
         }
         // An earlier call with this key may have created the payment: keep asking.
         Err(e @ (CreateError::Refused { .. } | CreateError::Unavailable { .. })) => {
-            store(ctx, row, Outcome::Unknown, e.to_string()).await
+            store(ctx, row, Outcome::Unknown, e.to_string(), calls).await
         }
         Err(e @ CreateError::Unresolvable { .. }) => {
-            store(ctx, row, Outcome::Abandoned, e.to_string()).await
+            store(ctx, row, Outcome::Abandoned, e.to_string(), calls).await
         }
     }
 }

@@ -69,3 +69,20 @@ pub fn record(
         .execute(conn)?;
     Ok(())
 }
+
+/// Links the calls recorded under `object_id` before any order existed (a
+/// payment attempt's create calls) to the order they produced.
+pub fn link_to_order(
+    conn: &mut PgConnection,
+    object_id: &str,
+    order_id: uuid::Uuid,
+) -> Result<(), DbError> {
+    diesel::update(
+        provider_checks::table
+            .filter(provider_checks::object_id.eq(object_id))
+            .filter(provider_checks::order_id.is_null()),
+    )
+    .set(provider_checks::order_id.eq(order_id))
+    .execute(conn)?;
+    Ok(())
+}

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::models::{ExceptionRow, NewOrderEvent, NewOrderRow, OrderEventRow, OrderRow};
 use super::schema::orders;
-use super::{DbError, exceptions, order_events};
+use super::{DbError, exceptions, order_events, payments, reference_lock};
 use crate::domain::{NewOrder, OrderState, Provider};
 
 /// The order as the API and the `pse.orders` exchange show it (docs/ARCHITECTURE.md, "The order as published").
@@ -123,9 +123,42 @@ pub enum CreateOutcome {
     PaymentIdConflict,
 }
 
-/// Creates the order and its first history row, or recognises a replay.
-/// `first_check_at` is when the sweeper should first re-query the provider.
+/// `POST /v1/orders`: creates the order and its first history row, or
+/// recognises a replay. `first_check_at` is when the sweeper should first
+/// re-query the provider. A reference that a `POST /v1/payments` attempt holds
+/// (anything but a provider refusal) is a [`CreateOutcome::ReferenceConflict`]:
+/// that attempt may already have created a payment the provider will report.
+/// Serialised with payments on the reference lock (docs/ARCHITECTURE.md, "Payment attempts").
 pub fn create(
+    conn: &mut PgConnection,
+    new: &NewOrder,
+    first_check_at: DateTime<Utc>,
+) -> Result<CreateOutcome, DbError> {
+    conn.transaction(|conn| {
+        reference_lock::lock(conn, new.reference.as_str())?;
+        let existing = orders::table
+            .filter(orders::reference.eq(new.reference.as_str()))
+            .select(OrderRow::as_select())
+            .first(conn)
+            .optional()?;
+        if existing.is_none() && payments::holds_reference(conn, new.reference.as_str())? {
+            return Ok(CreateOutcome::ReferenceConflict);
+        }
+        insert(conn, new, first_check_at)
+    })
+}
+
+/// Whether an order already has `reference` (through either endpoint).
+pub(super) fn reference_taken(conn: &mut PgConnection, reference: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        orders::table.filter(orders::reference.eq(reference)),
+    ))
+    .get_result(conn)?)
+}
+
+/// Inserts the order or recognises a replay; the caller holds the reference
+/// lock (`create`, or `payments::complete` for its own attempt's order).
+pub(super) fn insert(
     conn: &mut PgConnection,
     new: &NewOrder,
     first_check_at: DateTime<Utc>,

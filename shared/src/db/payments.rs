@@ -8,11 +8,13 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::DbError;
+use super::checks::{self, OrderLink};
 use super::exceptions::{self, NewException};
 use super::orders::{self, CreateOutcome, OrderJson};
-use super::schema::{orders as orders_table, payment_attempts as pa};
+use super::schema::payment_attempts as pa;
+use super::{DbError, reference_lock};
 use crate::domain::{ExceptionKind, Provider};
+use crate::providers::check::RecordedCall;
 use crate::providers::create::{Created, PaymentRequest};
 
 pub const CALLING: &str = "calling";
@@ -95,6 +97,9 @@ pub fn begin(
     let request = serde_json::to_value(req)?;
     let now = Utc::now();
     conn.transaction(|conn| {
+        // Serialised with `POST /v1/orders` for the same reference: whichever
+        // commits first owns it, the other sees it taken (never both).
+        reference_lock::lock(conn, &req.reference)?;
         let existing = pa::table
             .filter(pa::reference.eq(&req.reference))
             .for_update()
@@ -102,11 +107,7 @@ pub fn begin(
             .first(conn)
             .optional()?;
         let Some(row) = existing else {
-            let taken: i64 = orders_table::table
-                .filter(orders_table::reference.eq(&req.reference))
-                .count()
-                .get_result(conn)?;
-            if taken > 0 {
+            if orders::reference_taken(conn, &req.reference)? {
                 return Ok(Begin::Conflict);
             }
             let inserted = diesel::insert_into(pa::table)
@@ -130,7 +131,11 @@ pub fn begin(
             return Ok(inserted.map_or(Begin::InProgress, |r| Begin::Call(Box::new(r))));
         };
         if row.state == REJECTED {
-            // Nothing exists at the provider: the reference is free, for any body.
+            // Nothing exists at the provider: the reference is free, for any
+            // body, unless `POST /v1/orders` registered it since.
+            if orders::reference_taken(conn, &req.reference)? {
+                return Ok(Begin::Conflict);
+            }
             let generation = row.generation + 1;
             let restarted = diesel::update(pa::table.find(row.id))
                 .set((
@@ -206,24 +211,53 @@ pub fn mark_link_requested(conn: &mut PgConnection, id: Uuid) -> Result<(), DbEr
     Ok(())
 }
 
-/// Registers the order with the provider's id and marks the attempt created,
-/// in one transaction. Idempotent: an attempt already created (by a
-/// concurrent retry or the sweeper) answers its order.
+/// Stores an attempt's create calls in `provider_checks` under the attempt's
+/// id (no provider object exists before the answer), linked to `order` once
+/// there is one; `complete` links the ones stored by earlier, unanswered tries.
+fn record_calls(
+    conn: &mut PgConnection,
+    id: Uuid,
+    calls: &[RecordedCall],
+    order: Option<Uuid>,
+) -> Result<(), DbError> {
+    let object_id = id.to_string();
+    let calls: Vec<RecordedCall> = calls
+        .iter()
+        .map(|c| RecordedCall {
+            object_id: object_id.clone(),
+            ..c.clone()
+        })
+        .collect();
+    let link = order.map_or(OrderLink::None, OrderLink::Known);
+    checks::record(conn, &calls, link, None)?;
+    if let Some(order) = order {
+        checks::link_to_order(conn, &object_id, order)?;
+    }
+    Ok(())
+}
+
+/// Registers the order with the provider's id, marks the attempt created and
+/// stores this try's provider `calls` linked to the order, in one
+/// transaction. Idempotent: an attempt already created (by a concurrent retry
+/// or the sweeper) answers its order.
 pub fn complete(
     conn: &mut PgConnection,
     id: Uuid,
     req: &PaymentRequest,
     created: &Created,
     first_check_at: DateTime<Utc>,
+    calls: &[RecordedCall],
 ) -> Result<(OrderJson, String), DbError> {
     let order = req.new_order(&created.payment_id).map_err(DbError::Task)?;
     conn.transaction(|conn| {
+        reference_lock::lock(conn, &req.reference)?;
         let row: AttemptRow = pa::table
             .find(id)
             .for_update()
             .select(AttemptRow::as_select())
             .first(conn)?;
         if row.state == CREATED {
+            record_calls(conn, id, calls, row.order_id)?;
             let existing = row
                 .order_id
                 .map(|oid| orders::find_by_id(conn, oid))
@@ -232,7 +266,7 @@ pub fn complete(
                 .ok_or_else(|| DbError::Task("created attempt without its order".into()))?;
             return Ok((existing, row.payment_url.unwrap_or_default()));
         }
-        let order = match orders::create(conn, &order, first_check_at)? {
+        let order = match orders::insert(conn, &order, first_check_at)? {
             CreateOutcome::Created(o) | CreateOutcome::Replayed(o) => *o,
             CreateOutcome::ReferenceConflict | CreateOutcome::PaymentIdConflict => {
                 return Err(DbError::Task(format!(
@@ -253,23 +287,38 @@ pub fn complete(
                 pa::updated_at.eq(Utc::now()),
             ))
             .execute(conn)?;
+        record_calls(conn, id, calls, Some(order.id))?;
         Ok((order, created.payment_url.clone()))
     })
 }
 
-/// Nothing exists at the provider: the reference may be used again.
-pub fn reject(conn: &mut PgConnection, id: Uuid, error: &str) -> Result<(), DbError> {
-    finish(conn, id, REJECTED, error, None)
+/// Nothing exists at the provider: the reference may be used again. `calls`
+/// (the refused ones) are kept with the attempt.
+pub fn reject(
+    conn: &mut PgConnection,
+    id: Uuid,
+    error: &str,
+    calls: &[RecordedCall],
+) -> Result<(), DbError> {
+    conn.transaction(|conn| {
+        finish(conn, id, REJECTED, error, None)?;
+        record_calls(conn, id, calls, None)
+    })
 }
 
-/// The payment may exist: a retry or the sweeper (from `next_resolve_at`) completes it.
+/// The payment may exist: a retry or the sweeper (from `next_resolve_at`)
+/// completes it. `calls` are kept with the attempt until its order links them.
 pub fn mark_unknown(
     conn: &mut PgConnection,
     id: Uuid,
     error: &str,
     next_resolve_at: DateTime<Utc>,
+    calls: &[RecordedCall],
 ) -> Result<(), DbError> {
-    finish(conn, id, UNKNOWN, error, Some(next_resolve_at))
+    conn.transaction(|conn| {
+        finish(conn, id, UNKNOWN, error, Some(next_resolve_at))?;
+        record_calls(conn, id, calls, None)
+    })
 }
 
 fn finish(
@@ -292,14 +341,21 @@ fn finish(
 }
 
 /// Gives the attempt up and opens a `provider_error` exception finance sees,
-/// in one transaction: a payment may exist at the provider that no order tracks.
-pub fn abandon(conn: &mut PgConnection, id: Uuid, reason: &str) -> Result<(), DbError> {
+/// with this try's `calls`, in one transaction: a payment may exist at the
+/// provider that no order tracks.
+pub fn abandon(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+    calls: &[RecordedCall],
+) -> Result<(), DbError> {
     conn.transaction(|conn| {
         let row: AttemptRow = pa::table
             .find(id)
             .for_update()
             .select(AttemptRow::as_select())
             .first(conn)?;
+        record_calls(conn, id, calls, row.order_id)?;
         if row.state == CREATED || row.state == ABANDONED {
             return Ok(());
         }
@@ -360,6 +416,17 @@ pub fn claim_unresolved(
             .returning(AttemptRow::as_returning())
             .get_results(conn)?)
     })
+}
+
+/// Whether an attempt holds `reference`: every state but `rejected` (then
+/// nothing exists at the provider) may have, or will have, a provider payment.
+pub(super) fn holds_reference(conn: &mut PgConnection, reference: &str) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        pa::table
+            .filter(pa::reference.eq(reference))
+            .filter(pa::state.ne(REJECTED)),
+    ))
+    .get_result(conn)?)
 }
 
 pub fn find(conn: &mut PgConnection, reference: &str) -> Result<Option<AttemptRow>, DbError> {

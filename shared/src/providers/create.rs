@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::domain::{Currency, Email, Money, NewOrder, Payer, PayerDocument, Provider, Reference};
+use crate::providers::check::RecordedCall;
 use crate::providers::{belvo, mono, tpaga};
 
 /// `natural` or `legal`: Mono `person_type`, Tpaga `user_type`, Belvo `customer_type`.
@@ -192,36 +193,78 @@ impl PaymentCreator {
         missing.map(|v| format!("{provider} payments need {v}, which is not set"))
     }
 
-    /// Makes the next call of the creation of `req`.
+    /// Makes the next call of the creation of `req`, appending every provider
+    /// call it made to `calls` with the payer's details and our credentials
+    /// scrubbed from the stored answers (evidence shows them; docs/ARCHITECTURE.md,
+    /// "Payment attempts").
     pub async fn step(
         &self,
         req: &PaymentRequest,
         keys: &AttemptKeys,
+        calls: &mut Vec<RecordedCall>,
     ) -> Result<Step, CreateError> {
-        match req.provider {
-            Provider::Mono => mono::create::create(&self.client, &self.config.mono, req, keys)
-                .await
-                .map(Step::Done),
+        let from = calls.len();
+        let result = match req.provider {
+            Provider::Mono => {
+                mono::create::create(&self.client, &self.config.mono, req, keys, calls)
+                    .await
+                    .map(Step::Done)
+            }
             Provider::Tpaga => tpaga::create::create(
                 &self.client,
                 &self.config.tpaga,
                 &self.tpaga_tokens,
                 req,
                 &keys.idempotency_key,
+                calls,
             )
             .await
             .map(Step::Done),
             Provider::Belvo => match &keys.customer_id {
-                None => belvo::create::create_customer(&self.client, &self.config.belvo, req)
-                    .await
-                    .map(Step::BelvoCustomer),
-                Some(customer) => {
-                    belvo::create::create_link(&self.client, &self.config.belvo, req, customer)
+                None => {
+                    belvo::create::create_customer(&self.client, &self.config.belvo, req, calls)
                         .await
-                        .map(Step::Done)
+                        .map(Step::BelvoCustomer)
                 }
+                Some(customer) => belvo::create::create_link(
+                    &self.client,
+                    &self.config.belvo,
+                    req,
+                    customer,
+                    calls,
+                )
+                .await
+                .map(Step::Done),
             },
+        };
+        let hidden = self.hidden_values(req);
+        for call in calls.iter_mut().skip(from) {
+            if let Some(body) = call.body.as_mut() {
+                *body = scrub(body, &hidden);
+            }
         }
+        result
+    }
+
+    /// Values a stored answer must never show: the payer's, and our credentials.
+    fn hidden_values<'a>(&'a self, req: &'a PaymentRequest) -> Vec<&'a str> {
+        let p = &req.payer;
+        let mut values = vec![
+            p.document_number.as_str(),
+            p.email.as_str(),
+            p.name.as_str(),
+            p.phone.as_str(),
+        ];
+        values.extend(req.payer_ip.as_deref());
+        let secrets = [
+            &self.config.mono.api_key,
+            &self.config.belvo.secret_id,
+            &self.config.belvo.secret_password,
+            &self.config.tpaga.client_secret,
+        ];
+        values.extend(secrets.into_iter().flatten().map(|s| s.expose()));
+        values.retain(|v| !v.is_empty());
+        values
     }
 
     /// Tpaga's published bank list.
@@ -245,18 +288,59 @@ pub enum Body<'a> {
     None,
 }
 
-/// Sends one call. Only a transport failure is an `Err` (always
-/// [`CreateError::Unavailable`]: the provider may have acted on it).
+/// Sends one call to `path` and records it into `calls` (as stored in
+/// `provider_checks`; [`PaymentCreator::step`] scrubs the bodies). Only a
+/// transport failure is an `Err` (always [`CreateError::Unavailable`]: the
+/// provider may have acted on it).
 pub async fn send(
+    provider: Provider,
+    path: &str,
+    request: reqwest::RequestBuilder,
+    body: Body<'_>,
+    calls: &mut Vec<RecordedCall>,
+) -> Result<Answer, CreateError> {
+    let method = match body {
+        Body::Json(_) => "POST",
+        Body::None => "GET",
+    };
+    let started = Instant::now();
+    let result = exchange(provider, request, body).await;
+    let latency = started.elapsed();
+    calls.push(RecordedCall {
+        provider,
+        object_id: String::new(),
+        method,
+        path: path.to_owned(),
+        status: result.as_ref().ok().map(|(status, _)| *status),
+        body: result.as_ref().ok().map(|(_, body)| {
+            String::from_utf8_lossy(body)
+                .chars()
+                .take(MAX_STORED_BODY)
+                .collect()
+        }),
+        error: result.as_ref().err().map(ToString::to_string),
+        latency,
+    });
+    let (status, body) = result?;
+    Ok(Answer {
+        status,
+        body,
+        latency,
+    })
+}
+
+/// Stored answers are cut to this (a create answer is a few KiB).
+const MAX_STORED_BODY: usize = 64 * 1024;
+
+async fn exchange(
     provider: Provider,
     request: reqwest::RequestBuilder,
     body: Body<'_>,
-) -> Result<Answer, CreateError> {
+) -> Result<(u16, Vec<u8>), CreateError> {
     let request = match body {
         Body::Json(v) => request.json(v),
         Body::None => request,
     };
-    let started = Instant::now();
     let unavailable = |e: reqwest::Error| CreateError::Unavailable {
         provider,
         timed_out: e.is_timeout(),
@@ -285,11 +369,7 @@ pub async fn send(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Answer {
-        status,
-        body,
-        latency: started.elapsed(),
-    })
+    Ok((status, body))
 }
 
 /// The classification every provider shares for statuses it does not document
@@ -322,6 +402,55 @@ pub fn clip(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(500).collect()
 }
 
+/// Keys whose values are the payer's in any provider's create answer.
+const PAYER_KEYS: &[&str] = &[
+    "document_number",
+    "identifier",
+    "email",
+    "buyer_email",
+    "name",
+    "buyer_full_name",
+    "phone",
+    "phone_number",
+    "buyer_phone_number",
+    "ip",
+];
+
+/// `body` with every `hidden` value and every payer field replaced by
+/// `[redacted]`: string leaves of a JSON body (so escaping cannot hide a
+/// value), the raw text otherwise.
+pub fn scrub(body: &str, hidden: &[&str]) -> String {
+    const REDACTED: &str = "[redacted]";
+    fn text(s: &str, hidden: &[&str]) -> String {
+        hidden
+            .iter()
+            .fold(s.to_owned(), |acc, h| acc.replace(h, REDACTED))
+    }
+    fn walk(v: &mut serde_json::Value, hidden: &[&str]) {
+        match v {
+            serde_json::Value::String(s) => *s = text(s, hidden),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| walk(i, hidden)),
+            serde_json::Value::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    if PAYER_KEYS.contains(&key.as_str()) && !value.is_null() {
+                        *value = serde_json::Value::from(REDACTED);
+                    } else {
+                        walk(value, hidden);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            walk(&mut v, hidden);
+            v.to_string()
+        }
+        Err(_) => text(body, hidden),
+    }
+}
+
 /// Centavos as Tpaga's decimal-peso string (`1000000` → `"10000.00"`).
 pub fn decimal_pesos(minor: i64) -> String {
     format!("{}.{:02}", minor / 100, minor % 100)
@@ -336,6 +465,21 @@ mod tests {
         assert_eq!(decimal_pesos(1_000_000), "10000.00");
         assert_eq!(decimal_pesos(100_001), "1000.01");
         assert_eq!(decimal_pesos(4_000_000_000), "40000000.00");
+    }
+
+    #[test]
+    fn scrub_hides_payer_fields_and_named_values_however_encoded() {
+        let body = r#"{"id":"cint_1","payer":{"document_number":"1033711400","email":"ana@example.com"},
+            "note":"for ana\u0040example.com","echo":[{"secret":"sk_live_x"}]}"#;
+        let out = scrub(body, &["ana@example.com", "sk_live_x"]);
+        for hidden in ["1033711400", "ana@example.com", "sk_live_x", "ana\\u0040"] {
+            assert!(!out.contains(hidden), "{hidden} in {out}");
+        }
+        assert!(out.contains("cint_1"), "{out}");
+        assert_eq!(
+            scrub("not json ana@example.com", &["ana@example.com"]),
+            "not json [redacted]"
+        );
     }
 
     #[test]

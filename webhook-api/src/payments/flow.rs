@@ -11,6 +11,7 @@ use shared::db::orders::OrderJson;
 use shared::db::payments::{self, AttemptRow, Begin};
 use shared::domain::Provider;
 use shared::metrics::Metrics;
+use shared::providers::check::RecordedCall;
 use shared::providers::create::{AttemptKeys, CreateError, PaymentCreator, PaymentRequest, Step};
 use shared::providers::tpaga;
 
@@ -124,6 +125,8 @@ async fn run(
     let id = attempt.id;
     let mut link_requested = attempt.link_requested;
     let first_call = attempt.attempts == 1;
+    // Every provider call of this try, stored with its outcome (provider_checks).
+    let mut calls = Vec::new();
     loop {
         if req.provider == Provider::Belvo && keys.customer_id.is_some() {
             if link_requested {
@@ -134,6 +137,7 @@ async fn run(
                     id,
                     &keys,
                     false,
+                    calls,
                     CreateError::Unresolvable {
                         provider: Provider::Belvo,
                         reason: reason.to_owned(),
@@ -147,7 +151,7 @@ async fn run(
                 .await?;
             link_requested = true;
         }
-        let result = timed_step(creator, metrics, req, &keys).await;
+        let result = timed_step(creator, metrics, req, &keys, &mut calls).await;
         match result {
             Ok(Step::BelvoCustomer(customer)) => {
                 let c = customer.clone();
@@ -167,7 +171,9 @@ async fn run(
                 let r = req.clone();
                 let (order, payment_url) = state
                     .db
-                    .run(move |conn| payments::complete(conn, id, &r, &created, first_check_at))
+                    .run(move |conn| {
+                        payments::complete(conn, id, &r, &created, first_check_at, &calls)
+                    })
                     .await?;
                 tracing::info!(reference = %order.reference, provider = %order.provider, "payment created");
                 return Ok(Paid {
@@ -176,7 +182,7 @@ async fn run(
                     payment_url,
                 });
             }
-            Err(e) => return Err(settle(state, id, &keys, first_call, e).await),
+            Err(e) => return Err(settle(state, id, &keys, first_call, calls, e).await),
         }
     }
 }
@@ -186,9 +192,10 @@ pub async fn timed_step(
     metrics: &Metrics,
     req: &PaymentRequest,
     keys: &AttemptKeys,
+    calls: &mut Vec<RecordedCall>,
 ) -> Result<Step, CreateError> {
     let started = Instant::now();
-    let result = creator.step(req, keys).await;
+    let result = creator.step(req, keys, calls).await;
     metrics
         .provider_create_seconds
         .with_label_values(&[req.provider.as_str()])
@@ -207,6 +214,7 @@ async fn settle(
     id: uuid::Uuid,
     keys: &AttemptKeys,
     first_call: bool,
+    calls: Vec<RecordedCall>,
     e: CreateError,
 ) -> ApiError {
     // The provider's message can echo submitted values: the merchant gets it, the log does not.
@@ -271,7 +279,7 @@ async fn settle(
             );
             let result = state
                 .db
-                .run(move |conn| payments::mark_unknown(conn, id, &message, next))
+                .run(move |conn| payments::mark_unknown(conn, id, &message, next, &calls))
                 .await;
             if let Err(db) = result {
                 return db.into();
@@ -285,8 +293,8 @@ async fn settle(
     let result = state
         .db
         .run(move |conn| match stored {
-            Store::Reject => payments::reject(conn, id, &message),
-            Store::Abandon => payments::abandon(conn, id, &message),
+            Store::Reject => payments::reject(conn, id, &message, &calls),
+            Store::Abandon => payments::abandon(conn, id, &message, &calls),
         })
         .await;
     match result {

@@ -314,3 +314,173 @@ async fn banks_are_cached_and_only_tpaga_publishes_them() {
     assert_eq!(body["error"]["code"], "bank_list_not_published");
     assert_eq!(app.get_as(MERCHANT_KEY, "/v1/banks").await.status(), 422);
 }
+
+/// `POST /v1/orders` and `POST /v1/payments` racing for one reference: the
+/// reference lock lets exactly one win, the other gets 409 `reference_conflict`,
+/// and the provider saw a creation only when the payment won (no orphan payment).
+#[tokio::test]
+async fn an_order_and_a_payment_racing_for_a_reference_have_one_winner_and_no_orphan() {
+    let (app, fake) = stack(&[]).await;
+    let (mut orders_won, mut payments_won) = (0, 0);
+    for round in 0..20 {
+        let reference = format!("RACE-{round}");
+        let created_before = fake.created();
+        let order = crate::helpers::order_body(&reference);
+        let pay = payment(&reference, "mono");
+        let (order_answer, (pay_status, pay_body)) =
+            tokio::join!(app.post_order(&order), app.pay(&pay));
+        let order_status = order_answer.status().as_u16();
+        let order_body: Value = order_answer.json().await.unwrap_or(Value::Null);
+        let created = fake.created() - created_before;
+        assert!(
+            order_status != 500 && pay_status != 500,
+            "round {round}: order {order_status} {order_body}, payment {pay_status} {pay_body}"
+        );
+        match (order_status, pay_status) {
+            (201, 409) => {
+                assert_eq!(
+                    pay_body["error"]["code"], "reference_conflict",
+                    "{pay_body}"
+                );
+                assert_eq!(
+                    created, 0,
+                    "round {round}: the order won, yet the provider created a payment"
+                );
+                orders_won += 1;
+            }
+            (409, 201) => {
+                assert_eq!(
+                    order_body["error"]["code"], "reference_conflict",
+                    "{order_body}"
+                );
+                assert_eq!(created, 1, "round {round}");
+                payments_won += 1;
+            }
+            other => {
+                panic!("round {round}: not exactly one winner: {other:?} {order_body} {pay_body}")
+            }
+        }
+        let stored: Value = app
+            .get_as(MERCHANT_KEY, &format!("/v1/orders/{reference}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let expected = if pay_status == 201 {
+            pay_body["order"]["provider_payment_id"].clone()
+        } else {
+            order["provider_payment_id"].clone()
+        };
+        assert_eq!(stored["provider_payment_id"], expected, "round {round}");
+    }
+    assert_eq!(orders_won + payments_won, 20);
+}
+
+#[tokio::test]
+async fn a_reference_registered_by_post_orders_is_409_for_payments_without_a_provider_call() {
+    let (app, fake) = stack(&[]).await;
+    assert_eq!(
+        app.post_order(&crate::helpers::order_body("PAY-O1"))
+            .await
+            .status(),
+        201
+    );
+    let (status, body) = app.pay(&payment("PAY-O1", "mono")).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "reference_conflict");
+    // A refused attempt frees its reference; an order registered since keeps it.
+    fake.set(Mode::Reject);
+    assert_eq!(app.pay(&payment("PAY-O2", "mono")).await.0, 422);
+    assert_eq!(
+        app.post_order(&crate::helpers::order_body("PAY-O2"))
+            .await
+            .status(),
+        201
+    );
+    fake.set(Mode::Normal);
+    let calls = fake.calls();
+    let (status, body) = app.pay(&payment("PAY-O2", "mono")).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "reference_conflict");
+    assert_eq!(
+        fake.calls(),
+        calls,
+        "no provider call for a taken reference"
+    );
+    assert_eq!(fake.created(), 0);
+}
+
+#[tokio::test]
+async fn a_reference_held_by_a_payment_attempt_is_409_for_post_orders_and_the_attempt_completes() {
+    let (app, fake) = stack(&[]).await;
+    fake.set(Mode::Down);
+    assert_eq!(app.pay(&payment("PAY-A1", "mono")).await.0, 502);
+    let r = app.post_order(&crate::helpers::order_body("PAY-A1")).await;
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "reference_conflict");
+    assert_eq!(
+        app.attempt_state("PAY-A1").as_deref(),
+        Some("unknown"),
+        "the attempt is unaffected"
+    );
+    fake.set(Mode::Normal);
+    let (status, body) = app.pay(&payment("PAY-A1", "mono")).await;
+    assert_eq!(status, 201, "{body}");
+    // Once created, the order's own reference is taken as any order's is.
+    let r = app.post_order(&crate::helpers::order_body("PAY-A1")).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(fake.created(), 1);
+}
+
+/// Every create call (also an unanswered one from an earlier try) is in the
+/// order's evidence, without the payer's details or our credentials.
+#[tokio::test]
+async fn create_calls_are_in_the_evidence_without_payer_data_or_secrets() {
+    use shared::testing::FINANCE_KEY;
+    let (app, fake) = stack(&[]).await;
+    fake.set(Mode::LoseAnswer);
+    assert_eq!(app.pay(&payment("PAY-E1", "mono")).await.0, 502);
+    fake.set(Mode::Normal);
+    assert_eq!(app.pay(&payment("PAY-E1", "mono")).await.0, 201);
+    assert_eq!(app.pay(&payment("PAY-E2", "tpaga")).await.0, 201);
+    for (reference, path, statuses) in [
+        ("PAY-E1", "/v1/collection_intents", vec![500, 201]),
+        ("PAY-E2", "/api/pse/v1/public/charge", vec![201]),
+    ] {
+        let r = app
+            .get_as(FINANCE_KEY, &format!("/v1/orders/{reference}/evidence"))
+            .await;
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        let bundle: Value = serde_json::from_str(&text).unwrap();
+        let creates: Vec<&Value> = bundle["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "provider_query" && e["path"] == path)
+            .collect();
+        let seen: Vec<i64> = creates
+            .iter()
+            .map(|e| e["status_code"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seen, statuses, "{reference}: {text}");
+        let last = creates.last().unwrap();
+        assert_eq!(last["method"], "POST");
+        assert!(last["duration_ms"].is_i64(), "{last}");
+        let body = last["response_body"].as_str().unwrap();
+        assert!(body.contains("[redacted]"), "{body}");
+        for hidden in [
+            "1033711400",
+            "ana@example.com",
+            "Ana Restrepo",
+            "3000000000",
+            "88.221.182.60",
+            "mono-api-key",
+            "tpaga-secret",
+            "tpaga-access",
+        ] {
+            assert!(!text.contains(hidden), "{reference}: {hidden} in {text}");
+        }
+    }
+}

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::config::BelvoConfig;
 use crate::domain::Provider;
-use crate::providers::check::basic_header;
+use crate::providers::check::{RecordedCall, basic_header};
 use crate::providers::create::{
     Body, CreateError, Created, PaymentRequest, PersonType, clip, send, unexpected, unreadable,
 };
@@ -71,6 +71,7 @@ async fn post(
     config: &BelvoConfig,
     path: &str,
     body: &serde_json::Value,
+    calls: &mut Vec<RecordedCall>,
 ) -> Result<crate::providers::create::Answer, CreateError> {
     let (Some(id), Some(password)) = (&config.secret_id, &config.secret_password) else {
         return Err(CreateError::Refused {
@@ -82,15 +83,23 @@ async fn post(
         "Authorization",
         basic_header(id.expose(), password.expose()),
     );
-    send(Provider::Belvo, request, Body::Json(body)).await
+    send(Provider::Belvo, path, request, Body::Json(body), calls).await
 }
 
 pub async fn create_customer(
     client: &reqwest::Client,
     config: &BelvoConfig,
     req: &PaymentRequest,
+    calls: &mut Vec<RecordedCall>,
 ) -> Result<String, CreateError> {
-    let answer = post(client, config, "/payments/customers/", &customer_body(req)).await?;
+    let answer = post(
+        client,
+        config,
+        "/payments/customers/",
+        &customer_body(req),
+        calls,
+    )
+    .await?;
     parse_customer(answer.status, &answer.body)
 }
 
@@ -99,6 +108,7 @@ pub async fn create_link(
     config: &BelvoConfig,
     req: &PaymentRequest,
     customer: &str,
+    calls: &mut Vec<RecordedCall>,
 ) -> Result<Created, CreateError> {
     let Some(beneficiary) = &config.beneficiary_account else {
         return Err(CreateError::Refused {
@@ -107,7 +117,7 @@ pub async fn create_link(
         });
     };
     let body = link_body(req, beneficiary, customer);
-    let answer = post(client, config, "/payments/payment-links/", &body).await?;
+    let answer = post(client, config, "/payments/payment-links/", &body, calls).await?;
     parse_link(answer.status, &answer.body)
 }
 

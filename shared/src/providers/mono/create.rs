@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::config::MonoConfig;
 use crate::domain::Provider;
+use crate::providers::check::RecordedCall;
 use crate::providers::create::{
     AttemptKeys, Body, CreateError, Created, PaymentRequest, clip, send, unexpected, unreadable,
 };
@@ -63,6 +64,7 @@ pub async fn create(
     config: &MonoConfig,
     req: &PaymentRequest,
     keys: &AttemptKeys,
+    calls: &mut Vec<RecordedCall>,
 ) -> Result<Created, CreateError> {
     let (Some(key), Some(account)) = (&config.api_key, &config.account_id) else {
         return Err(CreateError::Refused {
@@ -70,11 +72,19 @@ pub async fn create(
             reason: "MONO_API_KEY or MONO_ACCOUNT_ID is not configured".to_owned(),
         });
     };
+    const PATH: &str = "/v1/collection_intents";
     let request = client
-        .post(format!("{}/v1/collection_intents", config.api_url))
+        .post(format!("{}{PATH}", config.api_url))
         .bearer_auth(key.expose())
         .header("x-idempotency-key", &keys.idempotency_key);
-    let answer = send(Provider::Mono, request, Body::Json(&body(req, account))).await?;
+    let answer = send(
+        Provider::Mono,
+        PATH,
+        request,
+        Body::Json(&body(req, account)),
+        calls,
+    )
+    .await?;
     parse_answer(answer.status, &answer.body)
 }
 

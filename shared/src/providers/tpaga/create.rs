@@ -8,7 +8,7 @@ use serde_json::json;
 use super::client::TokenCache;
 use crate::config::TpagaConfig;
 use crate::domain::Provider;
-use crate::providers::check::CheckError;
+use crate::providers::check::{CheckError, RecordedCall};
 use crate::providers::create::{
     Body, CreateError, Created, PaymentRequest, clip, decimal_pesos, send, unexpected, unreadable,
 };
@@ -98,10 +98,12 @@ async fn authorized(
     method: reqwest::Method,
     path: &str,
     body: Option<&serde_json::Value>,
+    calls: &mut Vec<RecordedCall>,
 ) -> Result<crate::providers::create::Answer, CreateError> {
-    let mut calls = Vec::new();
+    // Token grants are not create calls (and their bodies are credentials): not kept.
+    let mut token_calls = Vec::new();
     let mut access: Secret = tokens
-        .get(client, config, None, &mut calls)
+        .get(client, config, None, &mut token_calls)
         .await
         .map_err(token_error)?;
     let mut refreshed = false;
@@ -111,14 +113,16 @@ async fn authorized(
             .bearer_auth(access.expose());
         let answer = send(
             Provider::Tpaga,
+            path,
             request,
             body.map_or(Body::None, Body::Json),
+            calls,
         )
         .await?;
         if answer.status == 401 && !refreshed {
             refreshed = true;
             access = tokens
-                .get(client, config, Some(&access), &mut calls)
+                .get(client, config, Some(&access), &mut token_calls)
                 .await
                 .map_err(token_error)?;
             continue;
@@ -133,6 +137,7 @@ pub async fn create(
     tokens: &TokenCache,
     req: &PaymentRequest,
     order_id: &str,
+    calls: &mut Vec<RecordedCall>,
 ) -> Result<Created, CreateError> {
     let body = body(req, order_id);
     let answer = authorized(
@@ -142,14 +147,23 @@ pub async fn create(
         reqwest::Method::POST,
         CHARGE,
         Some(&body),
+        calls,
     )
     .await?;
     match parse_answer(answer.status, &answer.body, order_id)? {
         Outcome::Created(c) => Ok(c),
         Outcome::AlreadyExists(token) => {
             let path = format!("{CHARGE}/{token}");
-            let answer =
-                authorized(client, config, tokens, reqwest::Method::GET, &path, None).await?;
+            let answer = authorized(
+                client,
+                config,
+                tokens,
+                reqwest::Method::GET,
+                &path,
+                None,
+                calls,
+            )
+            .await?;
             match answer.status {
                 200..=299 => parse_charge(&answer.body, order_id),
                 other => Err(unexpected(Provider::Tpaga, other)),
@@ -226,7 +240,17 @@ pub async fn banks(
     config: &TpagaConfig,
     tokens: &TokenCache,
 ) -> Result<Vec<Bank>, CreateError> {
-    let answer = authorized(client, config, tokens, reqwest::Method::GET, BANKS, None).await?;
+    // The bank list concerns no order: its call is not kept.
+    let answer = authorized(
+        client,
+        config,
+        tokens,
+        reqwest::Method::GET,
+        BANKS,
+        None,
+        &mut Vec::new(),
+    )
+    .await?;
     match answer.status {
         200..=299 => parse_banks(&answer.body),
         other => Err(unexpected(Provider::Tpaga, other)),
