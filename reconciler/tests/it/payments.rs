@@ -93,6 +93,25 @@ async fn the_sweeper_completes_mono_and_tpaga_attempts_and_abandons_belvo_links(
         payments::find(&mut conn, "SWP-B2").unwrap().unwrap().state,
         "rejected"
     );
+    // The sweeper's create calls are evidence too, linked to the order, scrubbed.
+    for (reference, path) in [
+        ("SWP-M1", "/v1/collection_intents"),
+        ("SWP-T1", "/api/pse/v1/public/charge"),
+    ] {
+        let records = shared::db::evidence::for_reference(&mut conn, reference)
+            .unwrap()
+            .unwrap();
+        let create = records
+            .checks
+            .iter()
+            .find(|c| c.path == path)
+            .unwrap_or_else(|| panic!("{reference}: no create call in {:?}", records.checks));
+        assert!(matches!(create.status_code, Some(200..=299)), "{create:?}");
+        let body = create.response_body.as_deref().unwrap_or_default();
+        for hidden in ["1033711400", "ana@example.com"] {
+            assert!(!body.contains(hidden), "{reference}: {hidden} in {body}");
+        }
+    }
     let exceptions = stack.exceptions("provider_error");
     assert_eq!(exceptions.len(), 1, "{exceptions:?}");
     assert!(exceptions[0].1.contains("SWP-B1"), "{exceptions:?}");
