@@ -6,7 +6,7 @@
 # the before/after table against bench/baseline-issue13.json.
 #
 #   bench/run.sh            full run (~13 min): writes BENCHMARKS.md and bench/results.json
-#   bench/run.sh --quick    < 1 min on a warm build; tiny sizes, meaningless numbers, proves
+#   bench/run.sh --quick    1–3 min on a warm build; tiny sizes, meaningless numbers, proves
 #                           the harness runs; writes only under target/bench-quick/
 #   BENCH_SKIP_BUILD=1      use the binaries already built
 #   BENCH_RELEASE=1         --quick with release binaries (by default --quick uses the debug
