@@ -361,7 +361,7 @@ mod tests {
         );
         assert!(md.contains("### P7 scale-out (one database, one broker)"));
         assert!(
-            md.contains("| 2 webhook-api | 7,350 webhooks/s | 1.05× |"),
+            md.contains("| 2 webhook-apis | 7,350 webhooks/s | 1.05× |"),
             "{md}"
         );
         // Past one machine, from the measured costs: PostgreSQL = P1's 0.08 + P3's 1.1 ms.

@@ -185,16 +185,16 @@ pub(super) fn scaleout_section(results: &[Value]) -> String {
         cpu_line(&i["one"]["cpu"])
     ));
     s.push_str(&format!(
-        "| ingress, {} connections | 2 webhook-api | {} webhooks/s | {} | {} |\n",
+        "| ingress, {} connections | 2 webhook-apis | {} webhooks/s | {} | {} |\n",
         i["connections"],
         int(f(&i["two"]["rate"])),
         ratio(f(&i["ratio"])),
         cpu_line(&i["two"]["cpu"])
     ));
-    for (name, k) in [("one", "1"), ("two", "2")] {
+    for (name, k) in [("one", "1 reconciler"), ("two", "2 reconcilers")] {
         let run = &r[name];
         s.push_str(&format!(
-            "| reconciler, {} in flight each, {} events | {k} reconciler | {} events/s ({:.0} % of {}/s) | {} | {} |\n",
+            "| reconciler, {} in flight each, {} events | {k} | {} events/s ({:.0} % of {}/s) | {} | {} |\n",
             run["concurrency"],
             int(f(&run["events"])),
             int(f(&run["rate"])),
