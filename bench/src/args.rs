@@ -68,12 +68,36 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         secs: u64,
     },
-    /// P3, P6: reconciler throughput and memory
+    /// P3, P6: reconciler throughput and memory, then the curve over more in-flight checks
     Reconciler {
         #[arg(long, default_value_t = 20_000)]
         events: usize,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        #[arg(long, default_value_t = 50)]
+        latency_ms: u64,
+        /// Comma-separated in-flight levels measured after --concurrency (none: no curve)
+        #[arg(long, value_delimiter = ',')]
+        curve: Vec<usize>,
+        /// Events per curve level
+        #[arg(long, default_value_t = 10_000)]
+        curve_events: usize,
+    },
+    /// P7: two webhook-api and two reconciler processes against one of each
+    ScaleOut {
+        /// Generator connections in total (split over the two webhook-api processes)
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 1)]
+        warmup: u64,
+        #[arg(long, default_value_t = 5)]
+        secs: u64,
+        /// Events per reconciler run
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        /// In-flight checks per reconciler process
+        #[arg(long, default_value_t = 64)]
+        rec_concurrency: usize,
         #[arg(long, default_value_t = 50)]
         latency_ms: u64,
     },
@@ -116,6 +140,20 @@ pub enum Command {
         json: String,
         #[arg(long, value_parser = ["full", "quick"], default_value = "full")]
         mode: String,
+        /// A figures file written by `baseline` (the "before" column of the before/after table)
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<String>,
+    },
+    /// Extract the key figures of a rendered results document into a baseline file
+    Baseline {
+        /// A JSON document written by `render --json` (bench/results.json)
+        #[arg(long, value_name = "FILE")]
+        from: String,
+        #[arg(long, value_name = "OUT")]
+        out: String,
+        /// What the figures are the baseline of, stored in the file
+        #[arg(long, default_value = "issue 13 start")]
+        label: String,
     },
     /// Drop the bench database and broker names
     Cleanup,
@@ -255,5 +293,72 @@ mod tests {
         assert!(parse(&["report", "--rows", "many"]).is_err());
         assert!(parse(&["pgbench", "--secs", "1", "--secs", "2"]).is_err());
         assert!(parse(&["nonsense"]).is_err());
+    }
+
+    /// The issue-13 invocations: the P3 curve, P7 and the baseline file.
+    #[test]
+    fn parses_the_curve_scale_out_and_baseline() {
+        match parse(&["reconciler", "--curve", "128,256", "--curve-events", "300"]).unwrap() {
+            Command::Reconciler {
+                concurrency,
+                curve,
+                curve_events,
+                ..
+            } => assert_eq!(
+                (concurrency, curve, curve_events),
+                (64, vec![128, 256], 300)
+            ),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["reconciler"]).unwrap() {
+            Command::Reconciler { curve, .. } => assert!(curve.is_empty(), "no curve unless asked"),
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "scale-out",
+            "--concurrency",
+            "8",
+            "--events",
+            "300",
+            "--rec-concurrency",
+            "16",
+        ])
+        .unwrap()
+        {
+            Command::ScaleOut {
+                concurrency,
+                events,
+                rec_concurrency,
+                latency_ms,
+                ..
+            } => assert_eq!(
+                (concurrency, events, rec_concurrency, latency_ms),
+                (8, 300, 16, 50)
+            ),
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "render",
+            "--results",
+            "a",
+            "--machine",
+            "b",
+            "--md",
+            "c",
+            "--json",
+            "d",
+            "--baseline",
+            "e",
+        ])
+        .unwrap()
+        {
+            Command::Render { baseline, .. } => assert_eq!(baseline.as_deref(), Some("e")),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse(&["baseline", "--from", "bench/results.json"]).is_err(),
+            "needs --out"
+        );
+        assert!(parse(&["reconciler", "--curve", "many"]).is_err());
     }
 }

@@ -238,9 +238,17 @@ mod tests {
     fn a_window_attributes_our_own_time() {
         let before = snapshot(&[]);
         let start = Instant::now();
+        let first = process_ticks(std::process::id()).unwrap_or(0);
         let mut x = 0u64;
-        while start.elapsed().as_millis() < 150 {
-            x = x.wrapping_add(std::hint::black_box(1));
+        // Spin until this process has used 100 ms of CPU (not 150 ms of wall time:
+        // on a loaded machine a wall-clock spin may get only a sliver of a core).
+        while start.elapsed().as_millis() < 150
+            || (process_ticks(std::process::id()).unwrap_or(0) < first + 10
+                && start.elapsed().as_secs() < 20)
+        {
+            for _ in 0..10_000 {
+                x = x.wrapping_add(std::hint::black_box(1));
+            }
         }
         assert!(x > 0);
         let after = snapshot(&[]);

@@ -7,6 +7,7 @@
 
 mod args;
 mod broker;
+mod cost;
 mod cpu;
 mod db;
 mod echo;
@@ -84,23 +85,36 @@ fn machine() -> Value {
     })
 }
 
+fn read_json(path: &str) -> Result<Value, String> {
+    serde_json::from_str(
+        &std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+    )
+    .map_err(|e| format!("{path}: {e}"))
+}
+
 fn render(
     results: &str,
     machine_path: &str,
     md_path: &str,
     json_path: &str,
     mode: &str,
+    baseline: Option<&str>,
 ) -> Result<Value, String> {
     let results = phases::read_results(results)?;
-    let machine: Value = serde_json::from_str(
-        &std::fs::read_to_string(machine_path)
-            .map_err(|e| format!("cannot read {machine_path}: {e}"))?,
+    let baseline = baseline.map(read_json).transpose()?;
+    let machine = read_json(machine_path)?;
+    std::fs::write(
+        md_path,
+        render::markdown(&machine, &results, mode, baseline.as_ref()),
     )
-    .map_err(|e| format!("{machine_path}: {e}"))?;
-    std::fs::write(md_path, render::markdown(&machine, &results, mode))
-        .map_err(|e| format!("cannot write {md_path}: {e}"))?;
-    let doc = serde_json::to_string_pretty(&render::document(&machine, &results, mode))
-        .map_err(|e| e.to_string())?;
+    .map_err(|e| format!("cannot write {md_path}: {e}"))?;
+    let doc = serde_json::to_string_pretty(&render::document(
+        &machine,
+        &results,
+        mode,
+        baseline.as_ref(),
+    ))
+    .map_err(|e| e.to_string())?;
     std::fs::write(json_path, doc + "\n").map_err(|e| format!("cannot write {json_path}: {e}"))?;
     eprintln!("{}", render::table(&render::rows(&results)));
     Ok(json!({"phase": "render", "md": md_path, "json": json_path}))
@@ -142,7 +156,27 @@ async fn dispatch(command: Command) -> Result<Option<Value>, String> {
             events,
             concurrency,
             latency_ms,
-        } => phases::reconciler(events, concurrency, latency_ms).await?,
+            curve,
+            curve_events,
+        } => phases::reconciler(events, concurrency, latency_ms, &curve, curve_events).await?,
+        Command::ScaleOut {
+            concurrency,
+            warmup,
+            secs,
+            events,
+            rec_concurrency,
+            latency_ms,
+        } => {
+            phases::scale_out(
+                concurrency,
+                warmup,
+                secs,
+                events,
+                rec_concurrency,
+                latency_ms,
+            )
+            .await?
+        }
         Command::E2e {
             rate,
             secs,
@@ -172,7 +206,14 @@ async fn dispatch(command: Command) -> Result<Option<Value>, String> {
             md,
             json,
             mode,
-        } => render(&results, &machine, &md, &json, &mode)?,
+            baseline,
+        } => render(&results, &machine, &md, &json, &mode, baseline.as_deref())?,
+        Command::Baseline { from, out, label } => {
+            let doc = render::baseline_from_document(&read_json(&from)?, &label, &from)?;
+            let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+            std::fs::write(&out, text + "\n").map_err(|e| format!("cannot write {out}: {e}"))?;
+            json!({"phase": "baseline", "out": out, "figures": doc["figures"]})
+        }
         Command::Cleanup => {
             broker::delete_topology().await?;
             db::drop_db().await?;

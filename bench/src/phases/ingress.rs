@@ -9,7 +9,7 @@ use super::{TRUNCATE_INBOX, fresh, mb, progress, usage_json, work_dir};
 use crate::cpu::{self, round1, round2};
 use crate::loadgen::{self, Requests};
 use crate::stack::{STOP_GRACE, Stack};
-use crate::{broker, db, pgbench, webhooks};
+use crate::{broker, cost, db, pgbench, webhooks};
 
 pub async fn pgbench_phase(levels: &[usize], secs: u64) -> Result<Value, String> {
     let stack = fresh().await?;
@@ -40,7 +40,7 @@ async fn run_pgbench(clients: usize, secs: u64) -> Result<pgbench::PgbenchResult
 // ---------------------------------------------------------------- closed-loop sweeps
 
 /// Requests for a closed-loop step sized from the rate we expect.
-fn pool_for(
+pub(super) fn pool_for(
     event_type: &str,
     expected_rate: f64,
     window: Duration,
@@ -133,7 +133,7 @@ async fn outbox_backlog(url: &str) -> i64 {
 }
 
 /// Waits (bounded) for the relay to publish what a step left behind.
-async fn drain_outbox(url: &str, within: Duration) -> (i64, f64) {
+pub(super) async fn drain_outbox(url: &str, within: Duration) -> (i64, f64) {
     let started = Instant::now();
     loop {
         let left = outbox_backlog(url).await;
@@ -142,6 +142,18 @@ async fn drain_outbox(url: &str, within: Duration) -> (i64, f64) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// CPU-ms per stored webhook over a step: the window reaches past the load to the
+/// end of the outbox drain, so relaying each webhook to RabbitMQ is charged too;
+/// every stored row counts (warm-up included, as its CPU is in the window). The
+/// inbox is truncated before each step, so the row count is the step's.
+pub(super) async fn step_cost(url: &str, before: &cpu::Snapshot, named: &[(String, u32)]) -> Value {
+    let report = cpu::between(before, &cpu::snapshot(named));
+    let stored = db::scalar(url, "SELECT count(*) AS n FROM webhook_events")
+        .await
+        .unwrap_or(0);
+    cost::per_event(&report, u64::try_from(stored).unwrap_or(0))
 }
 
 /// P1: pgbench and webhook-api at each concurrency, interleaved so both see
@@ -189,6 +201,7 @@ pub async fn ingress(
         let cpu_report = cpu::between(&before, &cpu::snapshot(&named));
         let backlog_at_end = outbox_backlog(&stack.db_url).await;
         let (left, drain_secs) = drain_outbox(&stack.db_url, Duration::from_secs(30)).await;
+        let cost = step_cost(&stack.db_url, &before, &named).await;
         let ratio = if pg.tps > 0.0 { r.rate / pg.tps } else { 0.0 };
         progress(format!(
             "ingress c={c}: {:.0} webhooks/s vs pgbench {:.0} tx/s = {:.2}x; p99 {:.1} ms; non-200 {}; errors {}",
@@ -207,7 +220,7 @@ pub async fn ingress(
         steps.push(json!({
             "concurrency": c, "result": r, "pgbench": pg, "ratio": round2(ratio),
             "outbox_backlog_at_end": backlog_at_end, "outbox_drain_secs": drain_secs, "outbox_left": left,
-            "cpu": cpu_report,
+            "cpu": cpu_report, "cost": cost,
         }));
         if saturated(&rates) {
             break;
@@ -239,6 +252,7 @@ pub async fn ingress(
         "ratio_to_pgbench": round2(if pg_at_peak > 0.0 { peak / pg_at_peak } else { 0.0 }),
         "webhook_api": usage_json(&usage),
         "webhook_api_idle_rss_mb": mb(idle_rss_kb),
+        "cost_at_peak": at_peak["cost"].clone(),
         "steps": steps,
     }))
 }

@@ -1,16 +1,20 @@
 //! One function per phase; each returns the JSON record `main` prints. The phases live in
-//! one file per group (ingress sweeps, latency, reconciler and end to end, report); the
-//! helpers they share are here.
+//! one file per group (ingress sweeps, latency, reconciler and its curve, end to end,
+//! report, scale-out); the helpers they share are here.
 
+mod e2e;
 mod ingress;
 mod latency;
 mod reconcile;
 mod report;
+mod scaleout;
 
+pub use e2e::e2e;
 pub use ingress::{ceiling, ingress, pgbench_phase};
 pub use latency::{latency, rate_from_results, read_results};
-pub use reconcile::{e2e, reconciler};
+pub use reconcile::reconciler;
 pub use report::report;
+pub use scaleout::scale_out;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,8 +1,6 @@
-//! P3 (the reconciler against a slow provider) and P4 (end to end, webhook to paid order),
-//! with the sandbox set-up they share.
+//! P3 (the reconciler against a slow provider), its curve over more in-flight checks,
+//! and the one-or-several-reconcilers run P7 reuses; the sandbox set-up P4 shares.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,14 +8,12 @@ use serde_json::{Value, json};
 
 use super::{POLL_UNDER_LOAD, fresh, mb, progress, usage_json};
 use crate::cpu::{self, round1, round2};
-use crate::hist::Latencies;
-use crate::loadgen::{self, Requests};
-use crate::stack::{STOP_GRACE, Stack};
-use crate::{broker, db, webhooks};
+use crate::stack::STOP_GRACE;
+use crate::{broker, cost, db};
 
 /// Creates `n` Mono intents in the sandbox, already `account_credited`
 /// (delivering no webhook), and returns their ids.
-async fn credited_intents(
+pub(super) async fn credited_intents(
     sandbox_url: &str,
     n: usize,
     amount_minor: i64,
@@ -55,15 +51,22 @@ async fn credited_intents(
     Ok(all)
 }
 
-const AMOUNT: i64 = 10_000_000;
+pub(super) const AMOUNT: i64 = 10_000_000;
 
 // ---------------------------------------------------------------- P3 reconciler
 
-pub async fn reconciler(
+/// One reconciler measurement: `processes` reconcilers (competing consumers on the
+/// same queue), each with `concurrency` checks in flight, drain `events` check
+/// messages published before they start. With `idle_rss`, a reconciler is first
+/// started with nothing to do, for the idle memory baseline (P6).
+pub(super) async fn reconciler_run(
     events: usize,
     concurrency: usize,
     latency_ms: u64,
+    processes: usize,
+    idle_rss: bool,
 ) -> Result<Value, String> {
+    let processes = processes.max(1);
     let stack = fresh().await?;
     let (sandbox_proc, sandbox_url) = stack.sandbox().await?;
     progress(format!("creating {events} credited intents in the sandbox"));
@@ -76,10 +79,13 @@ pub async fn reconciler(
     let inbox = db::insert_inbox_rows(&stack.db_url, ids).await?;
 
     // Idle baseline: the reconciler with nothing to do.
-    let idle = stack.reconciler(&sandbox_url, concurrency).await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_rss_kb = idle.rss_kb();
-    let _ = idle.stop(STOP_GRACE).await;
+    let mut idle_rss_kb = 0;
+    if idle_rss {
+        let idle = stack.reconciler(&sandbox_url, concurrency).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        idle_rss_kb = idle.rss_kb();
+        let _ = idle.stop(STOP_GRACE).await;
+    }
 
     progress(format!(
         "publishing {events} check messages to {}",
@@ -91,18 +97,23 @@ pub async fn reconciler(
     let named_base = vec![("pse-sandbox".to_owned(), sandbox_proc.pid)];
     let before = cpu::snapshot(&named_base);
     let wall = Instant::now();
-    let mut rec = stack.reconciler(&sandbox_url, concurrency).await?;
+    let mut recs = Vec::with_capacity(processes);
+    let mut named = named_base.clone();
+    for k in 1..=processes {
+        let rec = stack.reconciler(&sandbox_url, concurrency).await?;
+        named.push((instance_name("reconciler", k, processes), rec.pid));
+        recs.push(rec);
+    }
     let ready_secs = wall.elapsed().as_secs_f64();
-    let named = vec![
-        ("pse-sandbox".to_owned(), sandbox_proc.pid),
-        ("reconciler".to_owned(), rec.pid),
-    ];
-    let bound = concurrency as f64 / (latency_ms as f64 / 1000.0);
+    let in_flight = concurrency * processes;
+    let bound = in_flight as f64 / (latency_ms as f64 / 1000.0);
     let timeout = Duration::from_secs_f64(events as f64 / (bound * 0.2) + 60.0);
     let mut done = 0i64;
     let mut last_report = Instant::now();
     while wall.elapsed() < timeout {
-        rec.alive()?;
+        for rec in &mut recs {
+            rec.alive()?;
+        }
         done = db::scalar(
             &stack.db_url,
             "SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL",
@@ -123,7 +134,10 @@ pub async fn reconciler(
     let wall_secs = wall.elapsed().as_secs_f64();
     // CPU is attributed before the reconciler's own start time is excluded from it.
     let cpu_report = cpu::between(&before, &cpu::snapshot(&named));
-    let usage = rec.stop(STOP_GRACE).await;
+    let mut usages = Vec::with_capacity(processes);
+    for rec in recs {
+        usages.push(rec.stop(STOP_GRACE).await);
+    }
     let _ = sandbox_proc.stop(STOP_GRACE).await;
     let span_us = db::scalar(
         &stack.db_url,
@@ -140,202 +154,92 @@ pub async fn reconciler(
         .unwrap_or(0);
     let span = span_us as f64 / 1e6;
     let rate = if span > 0.0 { done as f64 / span } else { 0.0 };
+    let peak_kb = usages.iter().map(|u| u.peak_rss_kb).max().unwrap_or(0);
+    let cost = cost::per_event(&cpu_report, u64::try_from(done).unwrap_or(0));
     progress(format!(
-        "reconciler: {done}/{events} in {span:.2} s = {rate:.0} events/s; bound {bound:.0}/s; ratio {:.0} %; peak RSS {} MB",
+        "{processes} reconciler(s) × {concurrency} in flight: {done}/{events} in {span:.2} s = {rate:.0} events/s; bound {bound:.0}/s; ratio {:.0} %; peak RSS {} MB",
         100.0 * rate / bound,
-        mb(usage.peak_rss_kb)
+        mb(peak_kb)
     ));
     Ok(json!({
-        "phase": "reconciler",
         "events": events, "processed": done, "paid": paid, "dead_letters": dead,
-        "concurrency": concurrency, "provider_latency_ms": latency_ms,
+        "concurrency": concurrency, "processes": processes, "in_flight": in_flight,
+        "provider_latency_ms": latency_ms,
         "rate": round1(rate), "bound": round1(bound), "ratio_to_bound": round2(rate / bound),
         "processing_secs": round2(span),
         "wall_secs_including_startup": round2(wall_secs), "startup_secs": round2(ready_secs),
         "rate_including_startup": round1(done as f64 / wall_secs.max(1e-6)),
-        "reconciler": usage_json(&usage),
+        "reconciler": usages.first().map(usage_json).unwrap_or(Value::Null),
+        "reconcilers": usages.iter().map(usage_json).collect::<Vec<_>>(),
         "reconciler_idle_rss_mb": mb(idle_rss_kb),
         "cpu": cpu_report,
+        "cost": cost,
     }))
 }
 
-// ---------------------------------------------------------------- P4 end to end
-
-struct E2e {
-    result: loadgen::OpenResult,
-    e2e: crate::hist::Summary,
-    raw: crate::hist::Summary,
-    missing: usize,
-    negative: usize,
-}
-
-async fn e2e_run(
-    stack: &Stack,
-    addr: SocketAddr,
-    ids: &[String],
-    first_seq: u64,
-    rate: f64,
-    latency_ms: u64,
-    expect_paid_total: usize,
-) -> Result<E2e, String> {
-    let secret = shared::Secret::new(webhooks::MONO_SECRET);
-    let now = chrono::Utc::now().timestamp();
-    let host = addr.to_string();
-    let requests: Requests = Arc::new(
-        ids.iter()
-            .enumerate()
-            .map(|(k, id)| {
-                let body = webhooks::credited_body(id, AMOUNT, first_seq + k as u64);
-                webhooks::signed_request(&host, &secret, now, &body)
-            })
-            .collect(),
-    );
-    let schedule =
-        loadgen::constant_schedule(rate, Duration::from_secs_f64(ids.len() as f64 / rate));
-    let r = loadgen::open_loop(
-        addr,
-        requests,
-        Arc::new(schedule),
-        loadgen::open_loop_connections(rate),
-        true,
-    )
-    .await;
-    // Wait for the reconciler to finish what was accepted.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let paid = db::scalar(
-            &stack.db_url,
-            "SELECT count(*) AS n FROM order_events WHERE to_state = 'paid'",
-        )
-        .await?;
-        if paid as usize >= expect_paid_total || Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(POLL_UNDER_LOAD).await;
+/// `reconciler` when it runs alone, `reconciler#k` when it is one of several
+/// (the CPU table sums the instances back; see `cost::canonical`).
+pub(super) fn instance_name(process: &str, k: usize, of: usize) -> String {
+    if of <= 1 {
+        process.to_owned()
+    } else {
+        format!("{process}#{k}")
     }
-    let rows = db::text_int_rows(
-        &stack.db_url,
-        "SELECT o.provider_payment_id AS t, (extract(epoch FROM e.at) * 1000000)::bigint AS n \
-         FROM order_events e JOIN orders o ON o.id = e.order_id WHERE e.to_state = 'paid'",
-    )
-    .await?;
-    let paid_at: HashMap<String, i64> = rows.into_iter().collect();
-    let mut e2e = Latencies::new();
-    let mut raw = Latencies::new();
-    let (mut missing, mut negative) = (0, 0);
-    for (i, done_us) in &r.done_at {
-        let Some(at) = ids.get(*i).and_then(|id| paid_at.get(id)) else {
-            missing += 1;
-            continue;
-        };
-        let raw_us = at - done_us;
-        let net = raw_us - latency_ms as i64 * 1000;
-        if net < 0 {
-            negative += 1;
-        }
-        raw.record_us(raw_us.max(0) as u64);
-        e2e.record_us(net.max(0) as u64);
-    }
-    Ok(E2e {
-        result: r,
-        e2e: e2e.summary(),
-        raw: raw.summary(),
-        missing,
-        negative,
-    })
 }
 
-fn e2e_json(e: &E2e) -> Value {
-    json!({
-        "target_rate": round1(e.result.target_rate),
-        "achieved_rate": round1(e.result.achieved_rate),
-        "sent": e.result.scheduled, "accepted": e.result.ok,
-        "statuses": e.result.statuses, "errors": e.result.errors,
-        "ingress_latency": e.result.latency,
-        "e2e": e.e2e, "e2e_raw_including_provider": e.raw,
-        "not_paid_in_time": e.missing, "faster_than_provider_latency": e.negative,
-    })
-}
-
-pub async fn e2e(
-    rate: f64,
-    secs: f64,
-    latency_ms: u64,
-    base_rate: f64,
-    base_secs: f64,
+/// P3 at `concurrency`, then the same phase at each level of `curve` (with
+/// `curve_events` each) to show where more in-flight checks stop paying.
+pub async fn reconciler(
+    events: usize,
     concurrency: usize,
+    latency_ms: u64,
+    curve: &[usize],
+    curve_events: usize,
 ) -> Result<Value, String> {
-    let stack = fresh().await?;
-    let (sandbox_proc, sandbox_url) = stack.sandbox().await?;
-    let base_n = (base_rate * base_secs).round().max(1.0) as usize;
-    let main_n = (rate * secs).round().max(1.0) as usize;
-    progress(format!(
-        "creating {} credited intents in the sandbox",
-        base_n + main_n
-    ));
-    let ids = credited_intents(&sandbox_url, base_n + main_n, AMOUNT).await?;
-    sandbox::AdminClient::new(&sandbox_url)
-        .set_latency(latency_ms)
-        .await
-        .map_err(|e| e.to_string())?;
-    db::insert_orders(&stack.db_url, ids.clone(), AMOUNT).await?;
-    let mut rec = stack.reconciler(&sandbox_url, concurrency).await?;
-    let (mut api, addr) = stack.webhook_api(Some(&sandbox_url)).await?;
+    let mut main = reconciler_run(events, concurrency, latency_ms, 1, true).await?;
+    let mut points = vec![curve_point(&main)];
+    for &c in curve.iter().filter(|c| **c != concurrency) {
+        let p = reconciler_run(curve_events, c, latency_ms, 1, false).await?;
+        points.push(curve_point(&p));
+    }
+    if let Some(m) = main.as_object_mut() {
+        m.insert("phase".to_owned(), json!("reconciler"));
+        m.insert("curve".to_owned(), Value::Array(points));
+    }
+    Ok(main)
+}
 
-    progress(format!(
-        "unloaded baseline: {base_n} webhooks at {base_rate}/s"
-    ));
-    let base = e2e_run(
-        &stack,
-        addr,
-        &ids[..base_n],
-        0,
-        base_rate,
-        latency_ms,
-        base_n,
-    )
-    .await?;
-    progress(format!(
-        "unloaded: e2e p50 {:.1} / p99 {:.1} ms",
-        base.e2e.p50_ms, base.e2e.p99_ms
-    ));
+/// The fields of a run the curve table shows.
+fn curve_point(run: &Value) -> Value {
+    json!({
+        "concurrency": run["in_flight"], "events": run["processed"], "rate": run["rate"],
+        "bound": run["bound"], "ratio_to_bound": run["ratio_to_bound"],
+        "cpu": run["cpu"], "cost": run["cost"],
+    })
+}
 
-    progress(format!("loaded: {main_n} webhooks at {rate}/s"));
-    let named = vec![
-        ("webhook-api".to_owned(), api.pid),
-        ("reconciler".to_owned(), rec.pid),
-        ("pse-sandbox".to_owned(), sandbox_proc.pid),
-    ];
-    let before = cpu::snapshot(&named);
-    let main = e2e_run(
-        &stack,
-        addr,
-        &ids[base_n..],
-        base_n as u64,
-        rate,
-        latency_ms,
-        base_n + main_n,
-    )
-    .await?;
-    let cpu_report = cpu::between(&before, &cpu::snapshot(&named));
-    api.alive()?;
-    rec.alive()?;
-    let api_usage = api.stop(STOP_GRACE).await;
-    let rec_usage = rec.stop(STOP_GRACE).await;
-    let _ = sandbox_proc.stop(STOP_GRACE).await;
-    progress(format!(
-        "loaded at {:.0}/s: e2e p50 {:.1} / p99 {:.1} ms (provider {latency_ms} ms subtracted); {} not paid in time",
-        main.result.achieved_rate, main.e2e.p50_ms, main.e2e.p99_ms, main.missing
-    ));
-    Ok(json!({
-        "phase": "e2e",
-        "provider_latency_ms": latency_ms,
-        "reconciler_concurrency": concurrency,
-        "loaded": e2e_json(&main),
-        "unloaded": e2e_json(&base),
-        "ratio_p99_to_unloaded": round2(if base.e2e.p99_ms > 0.0 { main.e2e.p99_ms / base.e2e.p99_ms } else { 0.0 }),
-        "webhook_api": usage_json(&api_usage),
-        "reconciler": usage_json(&rec_usage),
-        "cpu": cpu_report,
-    }))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_are_numbered_only_when_there_are_several() {
+        assert_eq!(instance_name("reconciler", 1, 1), "reconciler");
+        assert_eq!(instance_name("reconciler", 2, 2), "reconciler#2");
+        assert_eq!(
+            crate::cost::canonical(&instance_name("webhook-api", 1, 2)),
+            "webhook-api"
+        );
+    }
+
+    #[test]
+    fn a_curve_point_keeps_what_the_table_shows() {
+        let run = json!({"in_flight": 128, "processed": 500, "rate": 700.0, "bound": 2560.0,
+                         "ratio_to_bound": 0.27, "cpu": {"machine_busy_pct": 99.0}, "cost": {"events": 500}});
+        let p = curve_point(&run);
+        assert_eq!(p["concurrency"], 128);
+        assert_eq!(p["events"], 500);
+        assert_eq!(p["cpu"]["machine_busy_pct"], 99.0);
+        assert_eq!(p["cost"]["events"], 500);
+    }
 }

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::{f, int, latest, ms, ratio};
 
-fn cpu_line(cpu: &Value) -> String {
+pub(super) fn cpu_line(cpu: &Value) -> String {
     let Some(groups) = cpu["by_process"].as_object() else {
         return String::new();
     };

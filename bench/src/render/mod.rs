@@ -1,10 +1,15 @@
 //! Turning the phases' JSON records into the results table (BENCHMARKS.md)
-//! and one JSON document: the table's rows (`rows.rs`), the per-phase details (`details.rs`)
-//! and the page around them (here).
+//! and one JSON document: the table's rows (`rows.rs`), the before/after table
+//! (`before_after.rs`), the CPU-ms per event, P3 curve, P7 and past-one-machine
+//! sections (`scale.rs`), the per-phase details (`details.rs`) and the page around
+//! them (here).
 
+mod before_after;
 mod details;
 mod rows;
+mod scale;
 
+pub use before_after::baseline_from_document;
 use details::details;
 pub use rows::rows;
 
@@ -103,7 +108,12 @@ pub fn table(rows: &[Row]) -> String {
     s
 }
 
-pub fn markdown(machine: &Value, results: &[Value], mode: &str) -> String {
+pub fn markdown(
+    machine: &Value,
+    results: &[Value],
+    mode: &str,
+    baseline: Option<&Value>,
+) -> String {
     let mut s = String::new();
     s.push_str("# Benchmarks\n\n");
     s.push_str(&format!(
@@ -140,25 +150,35 @@ pub fn markdown(machine: &Value, results: &[Value], mode: &str) -> String {
     s.push_str("\n**Read this first.** The machine is small and shared: the load generator, webhook-api, the reconciler, the sandbox, PostgreSQL and RabbitMQ all run on the same 2 cores (plus whatever else the host runs), so every throughput figure is a whole-system figure and includes the generator's own CPU (shown per phase below). Runs are noisy; compare ratios to the same-run baselines rather than absolute numbers across runs.\n\n");
     s.push_str("## Results\n\n");
     s.push_str(&table(&rows(results)));
+    s.push_str(&before_after::section(baseline, results));
+    s.push_str(&scale::cpu_ms_table(results));
+    s.push_str(&scale::beyond_one_machine(results));
     s.push_str("\n## Details\n");
     s.push_str(&details(results));
+    s.push_str(&scale::curve_section(results));
+    s.push_str(&scale::scaleout_section(results));
     s.push_str("\n## Method\n\n");
     s.push_str("- **Generator**: `pse-bench`, a raw HTTP/1.1 keep-alive client over tokio (pre-serialised requests, responses parsed with `httparse`), so it costs far less CPU than the servers it loads. Closed loop for throughput (N connections, warm-up not counted); open loop for latency with a constant-rate schedule computed in advance, latency recorded from each request's *intended* send time into an HdrHistogram (coordinated omission corrected; the time from the actual write is shown beside it).\n");
     s.push_str("- **Webhooks**: unique `collection_intent_credited` Mono deliveries (~1 KB bodies, distinct intent ids and `updated_at`, so nothing deduplicates), signed with `Mono-Signature` before the clock starts. This type is *acted on*: each one writes the inbox row **and** an outbox row and is relayed to RabbitMQ, the same work pgbench's script does in SQL (an ignored type would skip the outbox and flatter the product).\n");
     s.push_str("- **pgbench baseline**: `pgbench -n -M prepared -j 2 -c <same concurrency> -T <secs>` with a script replicating `inbox::store_in_tx` (webhook_events row with the same ~1 KB body, jsonb headers and a unique dedup key, then the outbox row, in one transaction). The tables are truncated before every step; pgbench and webhook-api alternate at each level so both see the same conditions.\n");
     s.push_str("- **HTTP ceiling**: `pse-bench echo-server`, actix-web with the default worker count (the same as webhook-api), reading the body and answering a 48-byte JSON 200.\n");
     s.push_str("- **Reconciler**: N credited intents in `pse-sandbox` (own process, 50 ms per API call), N orders and inbox rows inserted with SQL, N check messages published to `bench.pse.events` before the reconciler starts; throughput = N / (last `processed_at` − first `picked_at`). Bound = concurrency / provider latency.\n");
+    s.push_str("- **P3 curve**: the same reconciler phase repeated at more checks in flight (fewer events per level); a level counts as scaling when it gains at least 10 % on the one before.\n");
+    s.push_str("- **P7 scale-out**: two webhook-api processes on their own ports, the generator's connections split evenly over both, against one process taking every connection (the second one up but idle), same window; then one and two reconcilers (`RECONCILER_CONCURRENCY` each, competing consumers on the same queue) draining the same number of pre-published checks. One database, one broker.\n");
+    s.push_str("- **CPU-ms per event**: each process's CPU seconds over the measured window (from `/proc`) × 1000 ÷ events finished in that window; several instances of one service are summed.\n");
     s.push_str("- **End to end**: webhook-api + reconciler + sandbox; time from the generator receiving the 200 to `order_events.at` of the `paid` transition, minus the sandbox's configured latency; an unloaded run at a low rate is the baseline.\n");
     s.push_str("- **Memory**: peak RSS is `VmHWM` from `/proc/<pid>/status` just before the process is stopped; the report's with `/usr/bin/time`. CPU shares come from `/proc/<pid>/stat` deltas over the measured window (PostgreSQL includes its exited backends through the postmaster's child times).\n");
     s.push_str("- The product services run with `RUST_LOG=info` (their production default), logs to files under the bench work directory.\n");
     s
 }
 
-pub fn document(machine: &Value, results: &[Value], mode: &str) -> Value {
+pub fn document(machine: &Value, results: &[Value], mode: &str, baseline: Option<&Value>) -> Value {
     json!({
         "mode": mode,
         "machine": machine,
         "table": rows(results),
+        "key_figures": before_after::key_figures(results),
+        "baseline": baseline,
         "results": results,
     })
 }
@@ -219,7 +239,7 @@ mod tests {
     fn markdown_has_the_table_and_machine() {
         let machine =
             json!({"date_utc": "2026-11-21T10:00:00Z", "nproc": 2, "cpu_model": "AMD EPYC"});
-        let md = markdown(&machine, &sample(), "full");
+        let md = markdown(&machine, &sample(), "full", None);
         assert!(md.contains("| phase | figure | baseline (same run) | ratio | goal | met? |"));
         assert!(md.contains("| CPU | AMD EPYC |"));
         assert!(md.contains("❌ no"));
@@ -229,11 +249,131 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("Quick mode"));
-        assert!(markdown(&machine, &[], "quick").contains("Quick mode"));
-        let doc = document(&machine, &sample(), "full");
+        assert!(markdown(&machine, &[], "quick", None).contains("Quick mode"));
+        let doc = document(&machine, &sample(), "full", None);
         assert_eq!(
             doc["table"].as_array().unwrap().len(),
             rows(&sample()).len()
         );
+    }
+
+    fn cost(events: u64, pg: f64, rec: f64) -> Value {
+        json!({"events": events, "window_secs": 10.0, "machine_busy_pct": 97.0,
+               "cpu_ms_per_event": {"webhook-api": 0.0, "reconciler": rec, "postgresql": pg, "rabbitmq": 0.1,
+                                    "pse-sandbox": 0.2, "pse-bench (load generator)": 0.05, "other": 0.01},
+               "total_cpu_ms_per_event": pg + rec + 0.36})
+    }
+
+    /// A run with the issue-13 phases: costs, the P3 curve and P7.
+    fn scaled() -> Vec<Value> {
+        let busy = |pg: f64| json!({"machine_busy_pct": 98.0, "cores": 2, "by_process": {"postgresql": {"pct_of_machine": pg}, "reconciler": {"pct_of_machine": 30.0}}});
+        let mut out = sample();
+        out[1]["ratio_to_pgbench"] = json!(1.9);
+        out[1]["cost_at_peak"] = json!({"events": 9000, "window_secs": 9.5, "machine_busy_pct": 99.0,
+            "cpu_ms_per_event": {"webhook-api": 0.12, "postgresql": 0.08, "rabbitmq": 0.02}, "total_cpu_ms_per_event": 0.25});
+        out[3] = json!({"phase": "reconciler", "rate": 700.0, "bound": 1280.0, "ratio_to_bound": 0.55, "events": 20000,
+            "concurrency": 64, "provider_latency_ms": 50, "reconciler": {"peak_rss_mb": 40.0}, "reconciler_idle_rss_mb": 20.0,
+            "cost": cost(20000, 1.1, 0.6),
+            "curve": [
+                {"concurrency": 64, "events": 20000, "rate": 700.0, "bound": 1280.0, "ratio_to_bound": 0.55, "cpu": busy(50.0), "cost": cost(20000, 1.1, 0.6)},
+                {"concurrency": 128, "events": 10000, "rate": 820.0, "bound": 2560.0, "ratio_to_bound": 0.32, "cpu": busy(52.0), "cost": cost(10000, 1.0, 0.6)},
+                {"concurrency": 256, "events": 10000, "rate": 830.0, "bound": 5120.0, "ratio_to_bound": 0.16, "cpu": busy(55.0), "cost": cost(10000, 1.0, 0.7)}]});
+        out.push(json!({"phase": "report", "rows": 1000000, "small_rows": 100000, "secs": 2.4, "ratio_to_copy": 1.2,
+            "memory_ratio_big_to_small": 1.01, "peak_rss_mb": 25.0, "small_peak_rss_mb": 24.8, "baseline": {"secs": 2.0}}));
+        out.push(json!({"phase": "scaleout", "goal_ratio": 1.6, "cores": 2,
+            "ingress": {"connections": 64, "ratio": 1.05,
+                "one": {"rate": 7000.0, "cpu": busy(40.0), "cost": cost(40000, 0.1, 0.0)},
+                "two": {"rate": 7350.0, "cpu": busy(42.0), "cost": cost(41000, 0.1, 0.0)}},
+            "reconciler": {"ratio": 1.7,
+                "one": {"processes": 1, "concurrency": 64, "rate": 500.0, "bound": 1280.0, "ratio_to_bound": 0.39, "events": 1000,
+                        "cpu": {"machine_busy_pct": 60.0, "cores": 4, "by_process": {}}, "cost": cost(1000, 1.0, 0.5)},
+                "two": {"processes": 2, "concurrency": 64, "rate": 850.0, "bound": 2560.0, "ratio_to_bound": 0.33, "events": 1000,
+                        "cpu": busy(50.0), "cost": cost(1000, 1.0, 0.5)}}}));
+        out
+    }
+
+    #[test]
+    fn issue_13_goals_are_judged() {
+        let rows = rows(&scaled());
+        let by = |p: &str| {
+            rows.iter()
+                .find(|r| r.phase.starts_with(p))
+                .unwrap()
+                .clone()
+        };
+        // P1 now needs 1.8× pgbench, P5 1.25× COPY (not an absolute 2 s).
+        assert_eq!(by("P1 ingress throughput").goal, "≥ 1.8× pgbench");
+        assert_eq!(by("P1 ingress throughput").met, Some(true));
+        assert_eq!(by("P2").goal, "p99 ≤ 10 ms at 50 % of P1's peak");
+        assert_eq!(
+            by("P5 CSV report time").met,
+            Some(true),
+            "1.2× COPY though 2.4 s"
+        );
+        // P7: a machine the single ingress run fills (98 % busy) is not judged;
+        // the reconciler run had room (60 %) and is.
+        let ing = by("P7 scale-out: two webhook-api");
+        assert_eq!(ing.met, None);
+        assert_eq!(ing.ratio, "1.05×");
+        assert!(ing.figure.contains("98 % busy"), "{}", ing.figure);
+        let rec = by("P7 scale-out: two reconciler");
+        assert_eq!(rec.met, Some(true));
+        assert!(rows.iter().all(|r| !r.goal.contains("≤ 2 s")));
+        let mut low = scaled();
+        low[1]["ratio_to_pgbench"] = json!(1.7);
+        assert_eq!(rows_of(&low, "P1 ingress throughput").met, Some(false));
+    }
+
+    fn rows_of(results: &[Value], p: &str) -> Row {
+        rows(results)
+            .into_iter()
+            .find(|r| r.phase.starts_with(p))
+            .unwrap()
+    }
+
+    #[test]
+    fn markdown_has_the_issue_13_sections() {
+        let machine = json!({"date_utc": "2026-11-30 18:00 UTC", "nproc": 2});
+        let baseline = json!({"label": "issue 13 start", "date_utc": "2026-11-21 10:31 UTC",
+                              "source": "bench/results.json", "figures": {"p3_rate": 648.3}});
+        let md = markdown(&machine, &scaled(), "full", Some(&baseline));
+        assert!(
+            md.contains("## Before (issue 13 start, 2026-11-21 10:31 UTC) → after (this run)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| P3 reconciler (64 in flight, 50 ms) | 648/s | 700/s | 1.08× | better |"),
+            "{md}"
+        );
+        // CPU-ms per event: one row per phase that processes events, curve levels included.
+        assert!(md.contains("## CPU-ms per event, per process"));
+        assert!(md.contains("| P1 ingress at peak (32 connections) | 9,000 | 9.5 | 99 % | 0.120 | — | 0.080 | 0.020 |"), "{md}");
+        assert!(md.contains("| P3 reconciler, 256 in flight | 10,000 |"));
+        assert!(md.contains("| P7 two reconcilers | 1,000 |"));
+        // The curve says where it stops and which process is the limit.
+        assert!(
+            md.contains("Scaling stops between 128 and 256 in flight: 820 → 830 events/s"),
+            "{md}"
+        );
+        assert!(
+            md.contains("the largest consumer is postgresql at 55 % of the machine: the cores"),
+            "{md}"
+        );
+        assert!(md.contains("### P7 scale-out (one database, one broker)"));
+        assert!(
+            md.contains("| 2 webhook-apis | 7,350 webhooks/s | 1.05× |"),
+            "{md}"
+        );
+        // Past one machine, from the measured costs: PostgreSQL = P1's 0.08 + P3's 1.1 ms.
+        assert!(md.contains("## Past one machine"));
+        assert!(md.contains("**PostgreSQL primary** (every write: inbox, outbox, order, history): 1.18 CPU-ms per payment → 1.18 cores at 1,000/s"), "{md}");
+        // Without the new phases and baseline the sections stay out.
+        let plain = markdown(&machine, &sample(), "full", None);
+        assert!(!plain.contains("## Before"));
+        assert!(!plain.contains("## Past one machine"));
+        assert!(!plain.contains("### P3 curve"));
+        let doc = document(&machine, &scaled(), "full", Some(&baseline));
+        assert_eq!(doc["key_figures"]["p7_reconciler_ratio"], 1.7);
+        assert_eq!(doc["baseline"]["figures"]["p3_rate"], 648.3);
     }
 }

@@ -4,6 +4,38 @@ use serde_json::Value;
 
 use super::{Row, f, int, latest, missing, ms, ratio, row};
 
+const P5_GOAL: &str = "≤ 1.25× psql \\copy of the same 1,000,000 orders";
+const P7_GOAL: &str = "≥ 1.6× one process (where CPU allows)";
+
+/// The P7 rows: two processes against one, judged only where a second process can
+/// get cores of its own (`met` is None on a machine the single run already fills).
+fn scaleout_rows(x: &Value) -> Vec<Row> {
+    let goal = f(&x["goal_ratio"]);
+    let mut out = Vec::new();
+    for (name, what, unit) in [
+        ("ingress", "webhook-api", "webhooks/s"),
+        ("reconciler", "reconciler", "events/s"),
+    ] {
+        let part = &x[name];
+        let r = f(&part["ratio"]);
+        let busy = f(&part["one"]["cpu"]["machine_busy_pct"]);
+        let cpu_allows = busy < 80.0;
+        out.push(row(
+            &format!("P7 scale-out: two {what} processes"),
+            format!(
+                "{} {unit} (one process: {}; machine {busy:.0} % busy with one)",
+                int(f(&part["two"]["rate"])),
+                int(f(&part["one"]["rate"]))
+            ),
+            format!("one {what}, same run"),
+            ratio(r),
+            P7_GOAL,
+            cpu_allows.then_some(r >= goal),
+        ));
+    }
+    out
+}
+
 pub fn rows(results: &[Value]) -> Vec<Row> {
     let mut out = Vec::new();
     let ingress = latest(results, "ingress");
@@ -65,8 +97,8 @@ pub fn rows(results: &[Value]) -> Vec<Row> {
                 ),
                 format!("pgbench {} tx/s at {c} clients", int(pg)),
                 ratio(r),
-                "≥ 1.0× pgbench",
-                Some(r >= 1.0),
+                "≥ 1.8× pgbench",
+                Some(r >= 1.8),
             ));
             if let Some(c) = ceiling {
                 let ceil = f(&c["peak_rate"]);
@@ -82,7 +114,7 @@ pub fn rows(results: &[Value]) -> Vec<Row> {
         }
         None => out.push(missing(
             "P1 ingress throughput",
-            "≥ 1.0× pgbench",
+            "≥ 1.8× pgbench",
             "not run",
         )),
     }
@@ -102,13 +134,13 @@ pub fn rows(results: &[Value]) -> Vec<Row> {
                 ),
                 format!("bare actix p99 {} ms at the same rate", ms(f(&e["p99_ms"]))),
                 ratio(f(&l["ratio_p99_to_echo"])),
-                "p99 ≤ 10 ms",
+                "p99 ≤ 10 ms at 50 % of P1's peak",
                 Some(p99 > 0.0 && p99 <= 10.0),
             ));
         }
         None => out.push(missing(
             "P2 ingress latency (open loop, CO-corrected)",
-            "p99 ≤ 10 ms",
+            "p99 ≤ 10 ms at 50 % of P1's peak",
             "not run",
         )),
     }
@@ -160,19 +192,21 @@ pub fn rows(results: &[Value]) -> Vec<Row> {
                     int(f(&e["unloaded"]["achieved_rate"]))
                 ),
                 ratio(f(&e["ratio_p99_to_unloaded"])),
-                "p99 ≤ 100 ms at 1,000/s",
+                "p99 ≤ 100 ms at 1,000/s for 20 s, no queue growth",
                 Some(
                     p99 > 0.0
                         && p99 <= 100.0
                         && target >= 999.0
                         && achieved >= 0.95 * target
+                        // Sustained: at least ~20 s of sends at the target rate.
+                        && f(&l["sent"]) >= 19.0 * target
                         && l["not_paid_in_time"] == 0,
                 ),
             ));
         }
         None => out.push(missing(
             "P4 end to end (200 → order paid)",
-            "p99 ≤ 100 ms at 1,000/s",
+            "p99 ≤ 100 ms at 1,000/s for 20 s, no queue growth",
             "not run",
         )),
     }
@@ -189,7 +223,7 @@ pub fn rows(results: &[Value]) -> Vec<Row> {
                 why.clone(),
                 base,
                 "—".to_owned(),
-                "≤ 2 s",
+                P5_GOAL,
                 None,
             ));
             out.push(missing("P5 CSV report memory", "flat in rows", &why));
@@ -206,8 +240,8 @@ pub fn rows(results: &[Value]) -> Vec<Row> {
                     f(&r["baseline"]["secs"])
                 ),
                 ratio(f(&r["ratio_to_copy"])),
-                "≤ 2 s for 1,000,000",
-                full.then_some(secs <= 2.0),
+                P5_GOAL,
+                full.then_some(f(&r["ratio_to_copy"]) > 0.0 && f(&r["ratio_to_copy"]) <= 1.25),
             ));
             let mr = f(&r["memory_ratio_big_to_small"]);
             out.push(row(
@@ -227,7 +261,7 @@ pub fn rows(results: &[Value]) -> Vec<Row> {
                 full.then_some(mr <= 1.25),
             ));
         }
-        None => out.push(missing("P5 CSV report time", "≤ 2 s", "not run")),
+        None => out.push(missing("P5 CSV report time", P5_GOAL, "not run")),
     }
     match (ingress, ceiling) {
         (Some(i), c) => {
@@ -266,6 +300,10 @@ pub fn rows(results: &[Value]) -> Vec<Row> {
             "≤ 64 MB",
             "not run",
         )),
+    }
+    match latest(results, "scaleout") {
+        Some(x) => out.extend(scaleout_rows(x)),
+        None => out.push(missing("P7 scale-out", P7_GOAL, "not run")),
     }
     out
 }
