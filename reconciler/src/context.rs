@@ -10,6 +10,8 @@ use shared::queue::Broker;
 use shared::queue::metrics::QueueMetrics;
 use shared::queue::relay::Relay;
 
+use crate::commit::Committer;
+
 pub struct Ctx {
     pub config: Arc<Config>,
     pub db: Db,
@@ -19,4 +21,7 @@ pub struct Ctx {
     /// Registered into `metrics`' registry, so `/metrics` shows them too.
     pub queue_metrics: Arc<QueueMetrics>,
     pub relay: Relay,
+    /// Where a check's outcome is committed: with other checks' outcomes,
+    /// each under its own savepoint (group commit, `crate::commit`).
+    pub commits: Committer,
 }

@@ -1,8 +1,8 @@
 //! Processing one check message: take the object's flight lease, ask the
-//! provider, apply what it says and end the flight in the same transaction.
+//! provider, apply what it says and end the flight in the same transaction
+//! (a group commit shared with other checks' outcomes: `crate::commit`).
 //! The single-flight rules are in `shared::db::flights`.
 
-use diesel::Connection as _;
 use shared::db::flights::{self, Finish, Finished, Picked};
 use shared::db::{DbError, checks, inbox};
 use shared::providers::check::{CheckError, RecordedCall};
@@ -145,19 +145,21 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
         checks::record(conn, calls, link, inbox_id)
     };
     let target_owned = target.clone();
+    let flight_key = format!(
+        "{}\u{0}{}\u{0}{}",
+        target.provider, target.object_type, target.object_id
+    );
 
     match result {
         Ok(None) => {
             let done = ctx
-                .db
-                .run(move |conn| {
-                    conn.transaction(|conn| {
-                        record(conn, &calls)?;
-                        if let Some(id) = inbox_id {
-                            inbox::mark_processed(conn, id, "not_a_payment", Some(picked_at))?;
-                        }
-                        flights::finish(conn, &target_owned, token, Finish::Released)
-                    })
+                .commits
+                .run(flight_key.clone(), move |conn| {
+                    record(conn, &calls)?;
+                    if let Some(id) = inbox_id {
+                        inbox::mark_processed(conn, id, "not_a_payment", Some(picked_at))?;
+                    }
+                    flights::finish(conn, &target_owned, token, Finish::Released)
                 })
                 .await;
             match done {
@@ -172,14 +174,11 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
             let expiry = ctx.config.order_expiry;
             let report_for_log = report.clone();
             let applied = ctx
-                .db
-                .run(move |conn| {
-                    conn.transaction(|conn| {
-                        let applied =
-                            apply::apply(conn, &report, &cause, expiry, &calls, picked_at)?;
-                        flights::finish(conn, &target_owned, token, Finish::Released)?;
-                        Ok(applied)
-                    })
+                .commits
+                .run(flight_key.clone(), move |conn| {
+                    let applied = apply::apply(conn, &report, &cause, expiry, &calls, picked_at)?;
+                    flights::finish(conn, &target_owned, token, Finish::Released)?;
+                    Ok(applied)
                 })
                 .await;
             match applied {
@@ -214,12 +213,10 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
                 Next::Exhausted => Finish::Released,
             };
             let finished = ctx
-                .db
-                .run(move |conn| {
-                    conn.transaction(|conn| {
-                        record(conn, &calls)?;
-                        flights::finish(conn, &target_owned, token, how)
-                    })
+                .commits
+                .run(flight_key.clone(), move |conn| {
+                    record(conn, &calls)?;
+                    flights::finish(conn, &target_owned, token, how)
                 })
                 .await;
             match finished {
@@ -244,12 +241,10 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
         }
         Err(CheckError::Final { reason }) => {
             let finished = ctx
-                .db
-                .run(move |conn| {
-                    conn.transaction(|conn| {
-                        record(conn, &calls)?;
-                        flights::finish(conn, &target_owned, token, Finish::Released)
-                    })
+                .commits
+                .run(flight_key.clone(), move |conn| {
+                    record(conn, &calls)?;
+                    flights::finish(conn, &target_owned, token, Finish::Released)
                 })
                 .await;
             match finished {

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod archiver;
 pub mod attempts;
 pub mod cli;
+pub mod commit;
 pub mod consumer;
 pub mod context;
 pub mod handle;

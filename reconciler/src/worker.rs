@@ -11,6 +11,7 @@ use shared::{Config, bootstrap};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::commit::Committer;
 use crate::context::Ctx;
 use crate::{archiver, consumer, ops, retention, sweeper};
 
@@ -36,6 +37,12 @@ pub struct Worker {
 /// Builds the shared context (also used by the CLI commands).
 pub async fn context(config: Config, name: &str) -> Result<Arc<Ctx>, StartError> {
     let parts = bootstrap::start(&config, name).await?;
+    let commits = Committer::start(
+        parts.db.clone(),
+        config.reconciler_writers,
+        config.reconciler_batch_max,
+        usize::from(config.reconciler_concurrency),
+    );
     Ok(Arc::new(Ctx {
         config: Arc::new(config),
         db: parts.db,
@@ -44,6 +51,7 @@ pub async fn context(config: Config, name: &str) -> Result<Arc<Ctx>, StartError>
         queue_metrics: Arc::new(QueueMetrics::register(parts.metrics.registry())),
         metrics: parts.metrics,
         relay: parts.relay,
+        commits,
     }))
 }
 

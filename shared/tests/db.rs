@@ -476,3 +476,39 @@ fn a_batch_goes_in_bulk_with_duplicates_inside_it_and_from_before() {
         3
     );
 }
+
+/// The pool no longer pings a connection on every check-out (a round trip per
+/// event): a session the server closed must fail one call at most, and then be
+/// discarded rather than handed out again.
+#[tokio::test]
+async fn a_connection_the_server_closed_fails_once_and_is_discarded() {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let test_db = TestDb::create();
+    // One connection, so the next check-out would be the same session if it were kept.
+    let db = shared::db::Db::new(&test_db.url, 1, std::time::Duration::from_secs(5));
+    let pid = |conn: &mut shared::db::PgConn| -> Result<i32, shared::db::DbError> {
+        Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result::<Pid>(conn)?
+            .pid)
+    };
+    let first = db.run(pid).await.unwrap();
+    let mut admin = test_db.connect();
+    diesel::sql_query(format!("SELECT pg_terminate_backend({first})"))
+        .execute(&mut admin)
+        .unwrap();
+    // The server needs a moment to end the session.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    match db.run(pid).await {
+        // The closed session surfaces as a retryable error on the call that met it...
+        Err(e) => assert!(e.is_unavailable(), "{e:?}"),
+        Ok(p) => panic!("the closed session {first} answered as {p}"),
+    }
+    // ...and the pool opened a new one for the next call.
+    let second = db.run(pid).await.expect("a fresh session");
+    assert_ne!(second, first);
+    assert!(db.run(pid).await.is_ok());
+}

@@ -11,6 +11,7 @@ mod exceptions;
 mod failures;
 mod fault;
 mod flights;
+mod group_commit;
 mod mapping;
 mod payments;
 mod report_cli;

@@ -66,6 +66,12 @@ pub struct Config {
     /// and cost CPU per webhook (measured on 2 cores: see BENCHMARKS.md).
     pub ingress_writers: usize,
     pub reconciler_concurrency: u16,
+    /// Most checks' outcomes the reconciler commits in one transaction, each
+    /// under its own savepoint (group commit); 1 = one transaction each.
+    pub reconciler_batch_max: usize,
+    /// Concurrent group-commit writers in one reconciler process, each holding
+    /// a database connection while it commits.
+    pub reconciler_writers: usize,
     pub sweep_interval: Duration,
     pub pending_recheck_after: Duration,
     pub order_expiry: Duration,
@@ -181,6 +187,8 @@ impl Config {
             ingress_batch_max: r.number("INGRESS_BATCH_MAX", 64, 1..=1_000)?,
             ingress_writers: r.number("INGRESS_WRITERS", 2, 1..=64)?,
             reconciler_concurrency: r.number("RECONCILER_CONCURRENCY", 32, 1..=4_096)?,
+            reconciler_batch_max: r.number("RECONCILER_BATCH_MAX", 32, 1..=1_000)?,
+            reconciler_writers: r.number("RECONCILER_WRITERS", 4, 1..=64)?,
             sweep_interval: r.seconds("SWEEP_INTERVAL_SECS", 60)?,
             pending_recheck_after: r.seconds("PENDING_RECHECK_AFTER_SECS", 300)?,
             order_expiry: r.seconds("ORDER_EXPIRY_SECS", 3600)?,

@@ -20,6 +20,7 @@ fn defaults_match_design() {
     assert_eq!(c.http_addr.to_string(), "0.0.0.0:8080");
     assert_eq!(c.webhook_body_limit, 262_144);
     assert_eq!(c.reconciler_concurrency, 32);
+    assert_eq!((c.reconciler_batch_max, c.reconciler_writers), (32, 4));
     assert_eq!(c.sweep_interval, Duration::from_secs(60));
     assert_eq!(c.pending_recheck_after, Duration::from_secs(300));
     assert_eq!(c.order_expiry, Duration::from_secs(3600));
@@ -39,6 +40,8 @@ fn malformed_values_name_the_variable() {
     for (var, value) in [
         ("WEBHOOK_BODY_LIMIT_BYTES", "lots"),
         ("RECONCILER_CONCURRENCY", "0"),
+        ("RECONCILER_BATCH_MAX", "0"),
+        ("RECONCILER_WRITERS", "65"),
         ("HTTP_ADDR", "localhost"),
         ("LOG_FORMAT", "xml"),
         ("MONO_API_URL", "not a url"),

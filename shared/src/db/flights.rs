@@ -291,6 +291,11 @@ pub enum Finished {
 
 /// Ends the check picked with `token`, in the transaction that stores its
 /// outcome. A lease that expired and was taken over is left to its new owner.
+///
+/// One statement (it runs for every event): it locks the row, reads what was
+/// queued before this check ended, decides whether a retry takes the queued
+/// slot, and updates the row; [`Finished`] is then derived from the same old
+/// values by the same rule.
 pub fn finish(
     conn: &mut PgConnection,
     target: &CheckTarget,
@@ -304,45 +309,53 @@ pub fn finish(
         #[diesel(sql_type = diesel::sql_types::Bool)]
         queued_live: bool,
     }
+    let (retry, mine, hold) = match how {
+        Finish::Released => (false, None, Duration::ZERO),
+        Finish::Retry { ticket, hold } => (true, ticket, hold),
+    };
+    // `requeue`: a retry with a ticket takes the queued slot again unless a
+    // live check with another ticket was queued meanwhile (it supersedes this one).
     let row: Option<Row> = diesel::sql_query(
-        "SELECT queued_ticket, COALESCE(queued_until >= now(), false) AS queued_live FROM check_flights \
-         WHERE provider = $1 AND object_type = $2 AND object_id = $3 FOR UPDATE",
+        "WITH old AS ( \
+             SELECT provider, object_type, object_id, queued_ticket, \
+                    COALESCE(queued_until >= now(), false) AS queued_live \
+             FROM check_flights WHERE provider = $1 AND object_type = $2 AND object_id = $3 FOR UPDATE), \
+         d AS ( \
+             SELECT old.*, ($5 AND $6::bigint IS NOT NULL AND NOT (old.queued_live \
+                    AND old.queued_ticket IS NOT NULL AND old.queued_ticket <> $6)) AS requeue \
+             FROM old), \
+         changed AS ( \
+             UPDATE check_flights f SET \
+                 running_token = CASE WHEN f.running_token = $4 THEN NULL ELSE f.running_token END, \
+                 running_until = CASE WHEN f.running_token = $4 THEN NULL ELSE f.running_until END, \
+                 queued_ticket = CASE WHEN d.requeue THEN $6 ELSE f.queued_ticket END, \
+                 queued_at = CASE WHEN d.requeue THEN now() ELSE f.queued_at END, \
+                 queued_until = CASE WHEN d.requeue THEN now() + make_interval(secs => $7) ELSE f.queued_until END, \
+                 checks = f.checks + 1, last_finished_at = now(), updated_at = now() \
+             FROM d WHERE f.provider = d.provider AND f.object_type = d.object_type AND f.object_id = d.object_id \
+             RETURNING 1) \
+         SELECT queued_ticket, queued_live FROM d",
     )
     .bind::<Text, _>(target.provider.as_str())
     .bind::<Text, _>(&target.object_type)
     .bind::<Text, _>(&target.object_id)
+    .bind::<diesel::sql_types::Uuid, _>(token)
+    .bind::<diesel::sql_types::Bool, _>(retry)
+    .bind::<Nullable<BigInt>, _>(mine)
+    .bind::<Double, _>(secs(hold))
     .get_result(conn)
     .optional()?;
     let queued_behind = row
         .as_ref()
         .filter(|r| r.queued_live)
         .and_then(|r| r.queued_ticket);
-    let (outcome, requeue) = match how {
-        Finish::Released => (Finished::Released, None),
-        Finish::Retry { ticket, hold } => match (queued_behind, ticket) {
-            (Some(by), mine) if mine != Some(by) => (Finished::RetrySuperseded { by }, None),
-            (_, Some(mine)) => (Finished::RetryQueued, Some((mine, hold))),
-            (_, None) => (Finished::RetryQueued, None),
+    Ok(match how {
+        Finish::Released => Finished::Released,
+        Finish::Retry { ticket, .. } => match (queued_behind, ticket) {
+            (Some(by), mine) if mine != Some(by) => Finished::RetrySuperseded { by },
+            _ => Finished::RetryQueued,
         },
-    };
-    diesel::sql_query(
-        "UPDATE check_flights SET \
-             running_token = CASE WHEN running_token = $4 THEN NULL ELSE running_token END, \
-             running_until = CASE WHEN running_token = $4 THEN NULL ELSE running_until END, \
-             queued_ticket = COALESCE($5, queued_ticket), \
-             queued_at = CASE WHEN $5 IS NULL THEN queued_at ELSE now() END, \
-             queued_until = CASE WHEN $5 IS NULL THEN queued_until ELSE now() + make_interval(secs => $6) END, \
-             checks = checks + 1, last_finished_at = now(), updated_at = now() \
-         WHERE provider = $1 AND object_type = $2 AND object_id = $3",
-    )
-    .bind::<Text, _>(target.provider.as_str())
-    .bind::<Text, _>(&target.object_type)
-    .bind::<Text, _>(&target.object_id)
-    .bind::<diesel::sql_types::Uuid, _>(token)
-    .bind::<Nullable<BigInt>, _>(requeue.map(|(t, _)| t))
-    .bind::<Double, _>(requeue.map(|(_, hold)| secs(hold)).unwrap_or(0.0))
-    .execute(conn)?;
-    Ok(outcome)
+    })
 }
 
 /// Gives up the queued slot held by `ticket` (its message was dead-lettered
