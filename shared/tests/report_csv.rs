@@ -84,7 +84,7 @@ fn order(
          last_webhook_at) \
          VALUES ($1, $2, $3, $4, 'COP', 'h', 'needs_review', $5, $6, $5, $5, $7, $7, $8, $8) RETURNING id",
     )
-    .bind::<Text, _>(if n % 5 == 0 { format!("-{n}x") } else { format!("ORD-{n}") })
+    .bind::<Text, _>(if n.is_multiple_of(5) { format!("-{n}x") } else { format!("ORD-{n}") })
     .bind::<Text, _>(["mono", "belvo", "tpaga"][n % 3])
     .bind::<Text, _>(match text {
         Some(t) if !t.is_empty() => format!("{t}{}", "\u{200b}".repeat(n)),
@@ -145,10 +145,10 @@ fn fill(conn: &mut PgConnection, texts: &[String]) {
             amount,
             provider_amount,
             base + chrono::Duration::seconds(n as i64),
-            (n % 4 != 0).then_some(checked),
+            (!n.is_multiple_of(4)).then_some(checked),
         );
-        if n % 2 == 0 {
-            exception(conn, Some(id), text, 2 * n, n % 4 == 0);
+        if n.is_multiple_of(2) {
+            exception(conn, Some(id), text, 2 * n, n.is_multiple_of(4));
             exception(conn, Some(id), "second; one", 2 * n + 1, false);
         }
     }

@@ -170,13 +170,13 @@ pub fn write_csv(
                     out.extend_from_slice(row);
                     let n = row.len();
                     copy.consume(n);
-                    if out.len() >= CHUNK {
-                        if !emit(std::mem::replace(
+                    if out.len() >= CHUNK
+                        && !emit(std::mem::replace(
                             &mut out,
                             Vec::with_capacity(CHUNK + 4096),
-                        )) {
-                            return Ok(rows);
-                        }
+                        ))
+                    {
+                        return Ok(rows);
                     }
                 }
             }
