@@ -1,7 +1,8 @@
 //! `GET /v1/reports/reconciliation?date=YYYY-MM-DD&format=csv|json|html[&provider=]`.
 //!
-//! CSV and JSON are streamed from a database cursor as they are read, so a
-//! day of a million orders never sits in memory; HTML is one page.
+//! CSV (PostgreSQL's `COPY`, cells formatted in SQL) and JSON (a database
+//! cursor) are streamed as they are read, so a day of a million orders never
+//! sits in memory; HTML is one page.
 
 use actix_web::http::Method;
 use actix_web::http::header::{CONTENT_DISPOSITION, HeaderValue};

@@ -4,10 +4,12 @@
 //! exception opened or resolved), listing all its exceptions, plus one row per
 //! exception with no order (money nobody expected), oldest first. The summary is computed
 //! from the same definition of "touched", so its totals equal the rows' sums.
-//! Rows are read through a server-side cursor, so a day of a million orders is
-//! never held in memory.
+//! Rows are read through a server-side cursor (JSON, HTML) or streamed by
+//! `COPY` already formatted (CSV, see `copy.rs`), so a day of a million orders
+//! is never held in memory.
 
 mod chart;
+mod copy;
 pub mod csv;
 pub mod html;
 mod json;

@@ -52,26 +52,6 @@ impl Format {
 /// A chunk of output; returning `false` means stop (the reader went away).
 pub type Emit<'a> = &'a mut dyn FnMut(Vec<u8>) -> bool;
 
-struct CsvSink<'a> {
-    encoder: super::csv::Encoder,
-    emit: Emit<'a>,
-}
-
-impl Sink for CsvSink<'_> {
-    fn summary(&mut self, _: Summary) -> bool {
-        true
-    }
-
-    fn rows(&mut self, rows: Vec<ReportRow>) -> bool {
-        for r in &rows {
-            if self.encoder.row(r).is_err() {
-                return false;
-            }
-        }
-        (self.emit)(self.encoder.take())
-    }
-}
-
 struct JsonSink<'a> {
     scope: Scope,
     date: String,
@@ -122,19 +102,7 @@ pub fn write_report(
 ) -> Result<u64, DbError> {
     let date = scope.date.format("%Y-%m-%d").to_string();
     match format {
-        Format::Csv => {
-            let mut encoder = super::csv::Encoder::new(&date);
-            encoder
-                .header()
-                .map_err(|e| DbError::Task(format!("csv: {e}")))?;
-            let mut sink = CsvSink { encoder, emit };
-            let n = read_pipelined(conn, scope, false, &mut sink)?;
-            let rest = sink.encoder.take();
-            if !rest.is_empty() {
-                (sink.emit)(rest);
-            }
-            Ok(n)
-        }
+        Format::Csv => super::copy::write_csv(conn, scope, emit),
         Format::Json => {
             let mut sink = JsonSink {
                 scope: *scope,

@@ -61,30 +61,42 @@ impl Scope {
     }
 
     /// Every row of the report, oldest first (by order creation; an exception
-    /// without an order by its opening). The day's orders stream straight
-    /// from the `created_at` index (no sort of the whole day), merged with the
-    /// few cross-day orders and orphan exceptions; exceptions are looked up
-    /// only for orders flagged as having some.
+    /// without an order by its opening), with the columns [`super::ReportRow`] reads.
     pub fn rows_sql(&self) -> String {
+        self.rows_select("*")
+    }
+
+    /// The report's rows projected through `projection` (over the columns of
+    /// [`Scope::rows_sql`], as `r`), in the same order. The day's orders stream
+    /// straight from the `created_at` index (no sort of the whole day), merged
+    /// with the few cross-day orders (fetched by primary key: the planner
+    /// cannot estimate how few there are, and used to hash-join them against a
+    /// sequential scan of every order) and orphan exceptions. Exceptions are
+    /// looked up only for orders flagged as having some, by sub-queries the
+    /// `CASE` skips for the others (a lateral join ran an aggregate per row).
+    pub(super) fn rows_select(&self, projection: &str) -> String {
         let (from, to, provider) = self.literals();
         let columns = "o.reference, o.provider, o.provider_payment_id, o.pse_cus, o.bank_code, \
              o.amount_minor AS order_amount, o.provider_amount_minor AS provider_amount, o.currency, \
              o.state AS order_state, o.provider_status, o.last_webhook_at AS webhook_received_at, \
-             o.last_checked_at, x.kinds AS exception, x.details AS detail, o.created_at AS sort_at, o.id AS sort_id";
-        let exceptions = "LEFT JOIN LATERAL (SELECT \
-               string_agg(e.kind || CASE WHEN e.resolved_at IS NULL THEN '' ELSE ' (resolved)' END, '; ' ORDER BY e.id) AS kinds, \
-               string_agg(e.detail, ' | ' ORDER BY e.id) AS details \
-             FROM reconciliation_exceptions e WHERE e.order_id = o.id AND o.has_exceptions) x ON true";
+             o.last_checked_at, \
+             CASE WHEN o.has_exceptions THEN (SELECT \
+               string_agg(e.kind || CASE WHEN e.resolved_at IS NULL THEN '' ELSE ' (resolved)' END, '; ' ORDER BY e.id) \
+               FROM reconciliation_exceptions e WHERE e.order_id = o.id) END AS exception, \
+             CASE WHEN o.has_exceptions THEN (SELECT string_agg(e.detail, ' | ' ORDER BY e.id) \
+               FROM reconciliation_exceptions e WHERE e.order_id = o.id) END AS detail, \
+             o.created_at AS sort_at, o.id AS sort_id";
         format!(
             "WITH {ctes} \
-             SELECT * FROM (\
-               (SELECT {columns} FROM orders o {exceptions} \
+             SELECT {projection} FROM (\
+               (SELECT {columns} FROM orders o \
                  WHERE o.created_at >= {from} AND o.created_at < {to} \
                    AND ({provider}::text IS NULL OR o.provider = {provider}) \
                  ORDER BY o.created_at, o.id) \
                UNION ALL \
-               (SELECT {columns} FROM orders o JOIN cross_day c ON c.id = o.id {exceptions} \
-                 WHERE ({provider}::text IS NULL OR o.provider = {provider}) \
+               (SELECT {columns} FROM orders o \
+                 WHERE o.id = ANY(ARRAY(SELECT id FROM cross_day)) \
+                   AND ({provider}::text IS NULL OR o.provider = {provider}) \
                  ORDER BY o.created_at, o.id) \
                UNION ALL \
                (SELECT NULL, x.provider, x.provider_payment_id, NULL, NULL, NULL, x.provider_amount_minor, x.currency, \
