@@ -216,8 +216,8 @@ pub fn same_origin(req: &HttpRequest) -> bool {
         Some(rest.split(['/', '?', '#']).next()?.to_owned())
     };
     let claimed = match (req.headers().get(ORIGIN), req.headers().get(REFERER)) {
-        (Some(o), _) => o.to_str().ok().map(|o| authority(o)),
-        (None, Some(r)) => r.to_str().ok().map(|r| authority(r)),
+        (Some(o), _) => o.to_str().ok().map(&authority),
+        (None, Some(r)) => r.to_str().ok().map(&authority),
         (None, None) => return true,
     };
     match (claimed.flatten(), host) {
