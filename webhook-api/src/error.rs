@@ -232,6 +232,94 @@ impl ResponseError for ApiError {
     }
 }
 
+/// What a finance console page answers instead of the API's JSON: an HTML page with a
+/// message a person can act on, or the redirect to the login page.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// No valid session cookie: 303 to `/console/login`.
+    #[error("sign in to use the finance console")]
+    LoginRequired,
+    /// A query string or form the console cannot use; says which field and why.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A wrong or missing CSRF token, a cross-site request, or a key the console refuses.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("too many failed sign-ins from this address; wait a minute and try again")]
+    TooManyAttempts,
+    #[error("too many reports are being computed; retry in a moment")]
+    ReportsBusy,
+    #[error("the database is unavailable; retry in a moment")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<ApiError> for ConsoleError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::ReportsBusy => ConsoleError::ReportsBusy,
+            ApiError::Unavailable(_) => ConsoleError::Unavailable,
+            ApiError::NotFound(what) => ConsoleError::NotFound(what),
+            ApiError::Internal(source) => ConsoleError::Internal(source),
+            other => ConsoleError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<shared::db::DbError> for ConsoleError {
+    fn from(e: shared::db::DbError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl ResponseError for ConsoleError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConsoleError::LoginRequired => StatusCode::SEE_OTHER,
+            ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
+            ConsoleError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::ReportsBusy | ConsoleError::Unavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ConsoleError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ConsoleError::Internal(_) = self {
+            tracing::error!(error = %ErrorChain(self), "internal error in the console");
+        }
+        let status = self.status_code();
+        let mut response = HttpResponse::build(status);
+        match self {
+            ConsoleError::LoginRequired => {
+                return response
+                    .insert_header(("Location", "/console/login"))
+                    .finish();
+            }
+            ConsoleError::TooManyAttempts => {
+                response.insert_header(("Retry-After", "60"));
+            }
+            ConsoleError::ReportsBusy => {
+                response.insert_header(("Retry-After", "30"));
+            }
+            ConsoleError::Unavailable => {
+                response.insert_header(("Retry-After", "5"));
+            }
+            _ => {}
+        }
+        crate::console::pages::html(
+            &mut response,
+            crate::console::pages::error_page(status, &self.to_string()),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod console;
 pub mod error;
 pub mod evidence;
 pub mod exceptions;

@@ -19,7 +19,8 @@ use crate::panic_guard::PanicGuard;
 use crate::routes::Mount;
 use crate::state::{AppState, ReportSlots};
 use crate::{
-    admin, evidence, exceptions, health, metrics, openapi, orders, payments, reports, webhooks,
+    admin, console, evidence, exceptions, health, metrics, openapi, orders, payments, reports,
+    webhooks,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,7 @@ pub fn mount_all<M: Mount>(m: &mut M) {
     evidence::routes(m);
     metrics::routes(m);
     openapi::routes(m);
+    console::routes(m);
 }
 
 pub struct Application {
@@ -90,6 +92,8 @@ impl Application {
             parts.metrics.clone(),
         );
         let probes = Probes::new(config.ops.gauge_refresh);
+        let console =
+            console::ConsoleState::new(config.console_session_secret.as_ref().map(|s| s.expose()));
         let config = Arc::new(config);
         let payments = payments::Payments::new(config.clone())?;
         let state = web::Data::new(AppState {
@@ -104,6 +108,7 @@ impl Application {
             reports,
             probes,
             payments,
+            console,
         });
         // Rendered once; every request is served the same bytes.
         let document = web::Data::new(Document::build().map_err(StartupError::OpenApi)?);

@@ -28,6 +28,8 @@ pub struct AppState {
     pub payments: crate::payments::Payments,
     pub reports: ReportSlots,
     pub probes: Probes,
+    /// The finance console's session key and sign-in limiter.
+    pub console: crate::console::ConsoleState,
 }
 
 /// Reports run on a pool of their own (longer statement timeout) with at

@@ -51,6 +51,11 @@ impl ApiKeys {
         found
     }
 
+    /// Every configured key (the console re-checks a session against them on each request).
+    pub fn iter(&self) -> impl Iterator<Item = &ApiKey> {
+        self.0.iter()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -55,6 +55,9 @@ pub struct Config {
     pub amqp_name_prefix: String,
     pub http_addr: SocketAddr,
     pub api_keys: ApiKeys,
+    /// Signs the finance console's session cookies (`CONSOLE_SESSION_SECRET`, at least 32
+    /// bytes). Unset: webhook-api draws a random one at startup (SECURITY.md, "Finance console").
+    pub console_session_secret: Option<Secret>,
     pub mono: MonoConfig,
     pub belvo: BelvoConfig,
     pub tpaga: TpagaConfig,
@@ -147,6 +150,15 @@ impl Config {
             amqp_name_prefix: prefix,
             http_addr,
             api_keys: ApiKeys::parse(&r.string("API_KEYS", ""))?,
+            console_session_secret: match r.secret("CONSOLE_SESSION_SECRET") {
+                Some(s) if s.expose().len() < 32 => {
+                    return Err(err(
+                        "CONSOLE_SESSION_SECRET",
+                        "must be at least 32 bytes (e.g. openssl rand -hex 32)",
+                    ));
+                }
+                other => other,
+            },
             mono: MonoConfig {
                 api_url: r.provider_url(
                     "MONO_API_URL",

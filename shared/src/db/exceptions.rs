@@ -183,3 +183,41 @@ pub fn resolve(
         })
     })
 }
+
+/// What the finance console's queue shows: optional kind, provider and Bogota day the
+/// exception was opened.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub kind: Option<ExceptionKind>,
+    pub provider: Option<Provider>,
+    pub opened_on: Option<chrono::NaiveDate>,
+}
+
+/// The work queue: open exceptions first (newest first), then resolved ones (most recently
+/// resolved first), at most `limit` rows. A person works the top of it, so a bounded page
+/// is enough; the JSON API pages through the rest.
+pub fn queue(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    limit: i64,
+) -> Result<Vec<ExceptionView>, DbError> {
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+    let (from, to) = match filter.opened_on {
+        Some(day) => {
+            let (a, b) = crate::time::day_bounds(day);
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    };
+    Ok(diesel::sql_query(format!(
+        "{VIEW} WHERE ($1::text IS NULL OR x.kind = $1) AND ($2::text IS NULL OR x.provider = $2) \
+         AND ($3::timestamptz IS NULL OR x.opened_at >= $3) AND ($4::timestamptz IS NULL OR x.opened_at < $4) \
+         ORDER BY x.resolved_at IS NOT NULL, x.resolved_at DESC, x.id DESC LIMIT $5"
+    ))
+    .bind::<Nullable<Text>, _>(filter.kind.map(ExceptionKind::as_str))
+    .bind::<Nullable<Text>, _>(filter.provider.map(Provider::as_str))
+    .bind::<Nullable<Timestamptz>, _>(from)
+    .bind::<Nullable<Timestamptz>, _>(to)
+    .bind::<BigInt, _>(limit)
+    .load(conn)?)
+}

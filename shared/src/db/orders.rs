@@ -3,9 +3,11 @@
 
 mod checks;
 mod schedule;
+mod search;
 
 pub use checks::{CheckedOrder, counts_by_state, id_by_payment, lock_by_payment, record_check};
 pub use schedule::{DueOrder, advance_schedule, end_schedule, lock_due};
+pub use search::{Found, search};
 
 use std::collections::HashMap;
 

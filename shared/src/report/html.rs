@@ -64,6 +64,22 @@ struct Nav {
     label: String,
 }
 
+/// The download links of the standalone page; the console has none (its session cannot
+/// authenticate the API's download) and shows a day picker instead.
+struct Downloads {
+    csv_href: String,
+    json_href: String,
+}
+
+/// Where the page is shown, which decides how its day links are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// `GET /v1/reports/reconciliation?format=html` and the CLI: `?date=…&format=html`.
+    Report,
+    /// The finance console's report page: `?day=…`.
+    Console,
+}
+
 struct Cell {
     key: &'static str,
     count: i64,
@@ -187,16 +203,24 @@ fn row(r: &ReportRow) -> Row<'_> {
     }
 }
 
+/// The standalone page: the body below inside a document with its inline CSS.
 #[derive(Template)]
 #[template(path = "report.html")]
 struct Page<'a> {
+    date: &'a str,
+    body: &'a str,
+}
+
+/// The report's content, without the document around it; the console puts it in its own layout.
+#[derive(Template)]
+#[template(path = "report_body.html")]
+struct Body<'a> {
     date: String,
     provider: Option<String>,
     generated_at: &'a str,
     prev: Option<Nav>,
     next: Option<Nav>,
-    csv_href: String,
-    json_href: String,
+    downloads: Option<Downloads>,
     exception_count: usize,
     open_count: usize,
     providers: Vec<String>,
@@ -211,6 +235,9 @@ struct Page<'a> {
     shown: Option<usize>,
 }
 
+/// The CSS of the report, for a page that shows [`render_body`] in its own layout.
+pub const CSS: &str = include_str!("../../templates/report.css");
+
 /// The whole page.
 pub fn render(
     scope: &Scope,
@@ -218,8 +245,27 @@ pub fn render(
     rows: &PageRows,
     generated_at: &str,
 ) -> Result<String, askama::Error> {
+    let body = render_body(scope, summary, rows, generated_at, Host::Report)?;
+    Page {
+        date: &scope.date.format("%Y-%m-%d").to_string(),
+        body: &body,
+    }
+    .render()
+}
+
+/// The report's content (headings, tables, chart) as an HTML fragment, every value escaped.
+pub fn render_body(
+    scope: &Scope,
+    summary: &Summary,
+    rows: &PageRows,
+    generated_at: &str,
+    host: Host,
+) -> Result<String, askama::Error> {
     let nav = |d: NaiveDate| Nav {
-        href: link(scope, d, "html"),
+        href: match host {
+            Host::Report => link(scope, d, "html"),
+            Host::Console => format!("?day={}", d.format("%Y-%m-%d")),
+        },
         label: d.format("%Y-%m-%d").to_string(),
     };
     let mut exceptions: Vec<&ReportRow> = rows.with_exceptions.iter().collect();
@@ -230,14 +276,16 @@ pub fn render(
         .map(|p| summary_row(&p.provider, &p.tally, false))
         .collect();
     summary_rows.push(summary_row("total", &summary.totals, true));
-    Page {
+    Body {
         date: scope.date.format("%Y-%m-%d").to_string(),
         provider: scope.provider.map(|p| p.to_string()),
         generated_at,
         prev: scope.date.pred_opt().map(nav),
         next: scope.date.succ_opt().map(nav),
-        csv_href: link(scope, scope.date, "csv"),
-        json_href: link(scope, scope.date, "json"),
+        downloads: (host == Host::Report).then(|| Downloads {
+            csv_href: link(scope, scope.date, "csv"),
+            json_href: link(scope, scope.date, "json"),
+        }),
         exception_count: rows.with_exceptions.len(),
         open_count: exceptions.iter().filter(|r| r.has_open_exception()).count(),
         providers: summary

@@ -93,6 +93,26 @@ impl Sink for HtmlSink {
     }
 }
 
+/// The day's report as the HTML fragment [`html::render_body`] writes for `host`: the
+/// same read and totals as the HTML report, at most [`html::MAX_ORDER_ROWS`] order rows.
+pub fn html_body(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    host: html::Host,
+) -> Result<String, DbError> {
+    let mut sink = HtmlSink {
+        summary: None,
+        page: PageRows::new(),
+    };
+    read_pipelined(conn, scope, true, &mut sink)?;
+    let summary = sink
+        .summary
+        .ok_or_else(|| DbError::Task("report summary missing".to_owned()))?;
+    let generated = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    html::render_body(scope, &summary, &sink.page, &generated, host)
+        .map_err(|e| DbError::Task(format!("html: {e}")))
+}
+
 /// Reads the report for `scope` and emits it in `format`. Returns the row count.
 pub fn write_report(
     conn: &mut PgConnection,

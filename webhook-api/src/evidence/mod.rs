@@ -2,7 +2,7 @@
 //! order's state, for disputes (finance and admin keys: bodies hold payer data).
 //! The bundle and its digest are built in `shared::evidence`, shared with the CLI.
 
-mod page;
+pub mod page;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};

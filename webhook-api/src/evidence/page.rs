@@ -153,7 +153,7 @@ fn row(e: &Entry) -> Row {
     }
 }
 
-pub(super) fn render(sealed: &Sealed) -> Result<String, ApiError> {
+pub(crate) fn render(sealed: &Sealed) -> Result<String, ApiError> {
     let o = &sealed.bundle.order;
     let page = Page {
         reference: &o.reference,

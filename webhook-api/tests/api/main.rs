@@ -4,6 +4,9 @@
 mod abuse;
 mod admin;
 mod browser;
+mod cdp;
+mod console;
+mod console_browser;
 mod evidence;
 mod fake_providers;
 mod health;

@@ -9,7 +9,7 @@ use shared::testing::{ADMIN_KEY, FINANCE_KEY, MERCHANT_KEY};
 
 use crate::helpers::*;
 
-const DAY: &str = "2026-11-20"; // Bogota: [2026-11-20T05:00Z, 2026-11-21T05:00Z)
+pub(crate) const DAY: &str = "2026-11-20"; // Bogota: [2026-11-20T05:00Z, 2026-11-21T05:00Z)
 
 fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(s)
@@ -17,19 +17,19 @@ fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
         .with_timezone(&chrono::Utc)
 }
 
-struct Fixture {
-    conn: diesel::PgConnection,
+pub(crate) struct Fixture {
+    pub(crate) conn: diesel::PgConnection,
 }
 
 impl Fixture {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Self {
             conn: app.db.connect(),
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn order(
+    pub(crate) fn order(
         &mut self,
         reference: &str,
         provider: &str,
@@ -72,7 +72,7 @@ impl Fixture {
             .unwrap();
     }
 
-    fn exception(
+    pub(crate) fn exception(
         &mut self,
         order: Option<uuid::Uuid>,
         provider: &str,
@@ -104,7 +104,7 @@ impl Fixture {
 }
 
 /// A day with every state bucket, orders touched from the day before, and exceptions.
-fn business_day(app: &TestApp) -> BTreeMap<&'static str, i64> {
+pub(crate) fn business_day(app: &TestApp) -> BTreeMap<&'static str, i64> {
     let mut f = Fixture::new(app);
     f.order(
         "ORD-A",
