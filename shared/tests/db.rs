@@ -481,7 +481,7 @@ fn a_batch_goes_in_bulk_with_duplicates_inside_it_and_from_before() {
 /// event): a session the server closed must fail one call at most, and then be
 /// discarded rather than handed out again.
 #[tokio::test]
-async fn a_connection_the_server_closed_fails_once_and_is_discarded() {
+async fn a_connection_the_server_closed_is_replaced_at_check_out() {
     #[derive(QueryableByName)]
     struct Pid {
         #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -502,13 +502,10 @@ async fn a_connection_the_server_closed_fails_once_and_is_discarded() {
         .unwrap();
     // The server needs a moment to end the session.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    match db.run(pid).await {
-        // The closed session surfaces as a retryable error on the call that met it...
-        Err(e) => assert!(e.is_unavailable(), "{e:?}"),
-        Ok(p) => panic!("the closed session {first} answered as {p}"),
-    }
-    // ...and the pool opened a new one for the next call.
-    let second = db.run(pid).await.expect("a fresh session");
+    // The check-out ping finds the closed session and the pool opens a new one:
+    // the call that comes next never sees the dead session (a batch of events
+    // would otherwise fail on it together).
+    let second = db.run(pid).await.expect("a fresh session, not an error");
     assert_ne!(second, first);
     assert!(db.run(pid).await.is_ok());
 }

@@ -122,13 +122,12 @@ impl Db {
             .max_size(max_size)
             .min_idle(Some(0))
             .connection_timeout(connection_timeout)
-            // No `SELECT 1` per check-out: it was a round trip (and a statement for
-            // PostgreSQL to run) on every event. A connection the server closed is
-            // found by the next query instead: that query fails (the caller retries,
-            // as for any database error), libpq marks the session bad, diesel then
-            // reports it broken and r2d2 discards it rather than pooling it again
-            // (tested in shared/tests/db.rs; docs/ARCHITECTURE.md, "Reconciler: group commit").
-            .test_on_check_out(false);
+            // A `SELECT 1` per check-out stays: without it every connection the
+            // server closed (a database restart) fails the next query that meets
+            // it, and with group commit that is a whole batch of events spending a
+            // retry attempt each; the fault test then dead-lettered events
+            // (docs/ARCHITECTURE.md, "Reconciler: group commit").
+            .test_on_check_out(true);
         if let Some(limits) = limits {
             builder = builder.connection_customizer(Box::new(Limits(limits)));
         }

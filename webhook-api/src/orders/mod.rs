@@ -77,7 +77,7 @@ fn answer_create(outcome: CreateOutcome, warnings: &[String]) -> Result<HttpResp
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
         (status = 409, description = "`reference_conflict`: the reference exists with another body, or a \
-            `POST /v1/payments` attempt holds it; \
+            POST /v1/payments attempt holds it; \
             `provider_payment_id_conflict`: another order expects this provider payment id", body = crate::openapi::ErrorBody),
         (status = 422, description = "`validation_failed` (every invalid field in fields); \
             `provider_disabled`: the provider is not enabled here", body = crate::openapi::ErrorBody),

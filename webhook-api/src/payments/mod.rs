@@ -72,7 +72,7 @@ struct PaymentAnswer<'a> {
         (status = 401, description = "`unauthorized`: no or unknown API key", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: the key's role may not do this", body = crate::openapi::ErrorBody),
         (status = 409, description = "`reference_conflict`: the reference exists with another body, or \
-            `POST /v1/orders` registered it (the provider is not called); \
+            POST /v1/orders registered it (the provider is not called); \
             `payment_in_progress`: another request is creating it, send it again shortly; \
             `payment_abandoned`: the provider's outcome could not be established (finance has an exception)", body = crate::openapi::ErrorBody),
         (status = 422, description = "`validation_failed`; `provider_disabled`; \
