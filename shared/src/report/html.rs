@@ -166,7 +166,9 @@ struct Row<'a> {
     detail: &'a str,
 }
 
-fn state_class(state: &str) -> &'static str {
+/// The badge class of an order state, shared by the report page and the
+/// console so a state looks the same everywhere.
+pub fn state_class(state: &str) -> &'static str {
     match state {
         "paid" => "paid",
         "failed" => "failed",

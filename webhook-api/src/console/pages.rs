@@ -309,23 +309,12 @@ struct OrderRow {
     created_at: String,
 }
 
-fn state_class(state: &str) -> &'static str {
-    match state {
-        "paid" => "paid",
-        "failed" => "failed",
-        "pending" | "processing" => "pending",
-        "expired" => "expired",
-        "needs_review" => "review",
-        _ => "other",
-    }
-}
-
 impl From<Found> for OrderRow {
     fn from(o: Found) -> Self {
         let path: String = url_path_segment(&o.reference);
         Self {
             evidence_href: format!("/console/orders/{path}/evidence"),
-            state_class: state_class(&o.state),
+            state_class: shared::report::html::state_class(&o.state),
             amount: if o.currency == "COP" {
                 format_cop(o.amount_minor)
             } else {
