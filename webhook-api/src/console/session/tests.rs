@@ -128,3 +128,30 @@ fn origin_must_be_this_host_when_given() {
         ("referer", "http://127.0.0.1:8080/")
     ]));
 }
+
+proptest::proptest! {
+    /// The cookie value is outside input: any text, including a real token with
+    /// bytes flipped or cut, is refused without a panic.
+    #[test]
+    fn any_cookie_value_is_refused_without_a_panic(
+        junk in proptest::prelude::any::<String>(),
+        cut in 0usize..400,
+        flip in 0usize..400,
+    ) {
+        let k = SessionKey::new(Some("s".repeat(32).as_str()));
+        let ks = keys();
+        proptest::prop_assert!(k.verify(&junk, &ks, NOW).is_none());
+        let token = k.issue(&key(Role::Finance, "ana", "finance-key-123"), NOW);
+        let cut = cut.min(token.len());
+        if cut < token.len() {
+            proptest::prop_assert!(k.verify(&token[..cut], &ks, NOW).is_none());
+        }
+        let mut bytes = token.clone().into_bytes();
+        let i = flip % bytes.len();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(bytes).unwrap();
+        if flipped != token {
+            proptest::prop_assert!(k.verify(&flipped, &ks, NOW).is_none());
+        }
+    }
+}
