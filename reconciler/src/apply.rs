@@ -232,18 +232,17 @@ fn with_order(
         )?;
         // The merchant's other systems hear about it through the outbox, so the
         // announcement commits with the change and is never lost.
-        if let Some(json) = orders::with_details(conn, vec![updated])?.pop() {
-            message = outbox::insert(
-                conn,
-                &NewMessage {
-                    exchange: Exchange::Orders,
-                    routing_key: format!("order.{}", to.as_str()),
-                    message_id: format!("order-{}-{event_id}", order.id),
-                    payload: serde_json::to_value(&json)?,
-                    inbox_id: cause.inbox_id(),
-                },
-            )?;
-        }
+        let json = orders::one_with_details(conn, updated)?;
+        message = outbox::insert(
+            conn,
+            &NewMessage {
+                exchange: Exchange::Orders,
+                routing_key: format!("order.{}", to.as_str()),
+                message_id: format!("order-{}-{event_id}", order.id),
+                payload: serde_json::to_value(&json)?,
+                inbox_id: cause.inbox_id(),
+            },
+        )?;
     }
     let outcome = match moved {
         Some((from, to)) => format!("moved:{from}->{to}"),

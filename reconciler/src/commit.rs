@@ -10,10 +10,15 @@
 //! `RECONCILER_BATCH_MAX`, and commit it at once; nothing waits for a batch to
 //! fill, so an idle reconciler still commits each event straight away.
 //!
+//! A batch first runs without savepoints (each SAVEPOINT and RELEASE is a
+//! round trip per event, measured in BENCHMARKS.md); only when one item fails
+//! is the batch rolled back and run again with a savepoint per item. Work is
+//! therefore `FnMut`: it may run twice, the first run having been rolled back.
+//!
 //! Guarantees the caller relies on:
 //! - a work item's answer comes only after the commit that made it durable, so
 //!   the consumer acks only committed work;
-//! - one item's failure rolls back its savepoint only: the others commit;
+//! - one item's failure rolls back its own work only: the others commit;
 //! - when the batch itself fails (the connection dies, the commit fails), every
 //!   item gets an error and nothing of it is committed: each message is retried
 //!   like any database failure, and processing is idempotent.
@@ -37,7 +42,7 @@ trait Job: Send {
 
 struct Typed<T, F> {
     key: String,
-    work: Option<F>,
+    work: F,
     output: Option<T>,
     reply: oneshot::Sender<Result<T, DbError>>,
 }
@@ -45,18 +50,15 @@ struct Typed<T, F> {
 impl<T, F> Job for Typed<T, F>
 where
     T: Send,
-    F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send,
+    F: FnMut(&mut PgConnection) -> Result<T, DbError> + Send,
 {
     fn key(&self) -> &str {
         &self.key
     }
 
     fn run(&mut self, conn: &mut PgConnection) -> Result<(), DbError> {
-        let work = self
-            .work
-            .take()
-            .ok_or_else(|| DbError::Task("a group-commit job ran twice".to_owned()))?;
-        self.output = Some(work(conn)?);
+        self.output = None;
+        self.output = Some((self.work)(conn)?);
         Ok(())
     }
 
@@ -98,7 +100,9 @@ impl Committer {
 
     /// Runs `work` in the next group commit and answers once it committed (or
     /// failed). `work` must not commit or roll back itself; a nested
-    /// `conn.transaction` inside it is a savepoint.
+    /// `conn.transaction` inside it is a savepoint. It may run a second time
+    /// after its first run was rolled back (a sibling in the batch failed), so
+    /// it must have no effect outside the connection.
     ///
     /// A batch runs its work in `key` order (byte order). The reconciler passes
     /// the check's flight key, the one row every check locks that the ingress
@@ -111,12 +115,12 @@ impl Committer {
     pub async fn run<T, F>(&self, key: String, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
+        F: FnMut(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(Typed {
             key,
-            work: Some(work),
+            work,
             output: None,
             reply,
         });
@@ -161,7 +165,9 @@ async fn write_loop(db: Db, queue: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>, bat
 }
 
 /// Commits `jobs` in one transaction and settles each. A batch of one needs
-/// no savepoint: its transaction is its own.
+/// no savepoint: its transaction is its own. A larger batch is tried whole
+/// first; if an item fails, that attempt is rolled back and the batch runs
+/// again with a savepoint per item, so only the failing items fail.
 fn commit(conn: &mut PgConnection, mut jobs: Vec<Box<dyn Job>>) {
     if jobs.len() == 1
         && let Some(mut job) = jobs.pop()
@@ -171,12 +177,23 @@ fn commit(conn: &mut PgConnection, mut jobs: Vec<Box<dyn Job>>) {
         return;
     }
     jobs.sort_by(|a, b| a.key().cmp(b.key()));
-    let outcome = conn.transaction::<_, DbError, _>(|conn| {
-        Ok(jobs
-            .iter_mut()
-            .map(|job| conn.transaction(|conn| job.run(conn)).err())
-            .collect::<Vec<_>>())
+    let whole = conn.transaction::<_, DbError, _>(|conn| {
+        for job in jobs.iter_mut() {
+            job.run(conn)?;
+        }
+        Ok(())
     });
+    let outcome = match whole {
+        Ok(()) => Ok(jobs.iter().map(|_| None).collect()),
+        // The connection or the commit failed: running again on it cannot help.
+        Err(e) if e.is_unavailable() => Err(e),
+        Err(_) => conn.transaction::<_, DbError, _>(|conn| {
+            Ok(jobs
+                .iter_mut()
+                .map(|job| conn.transaction(|conn| job.run(conn)).err())
+                .collect::<Vec<_>>())
+        }),
+    };
     match outcome {
         Ok(failures) => {
             for (job, failed) in jobs.into_iter().zip(failures) {

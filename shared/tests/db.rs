@@ -477,9 +477,9 @@ fn a_batch_goes_in_bulk_with_duplicates_inside_it_and_from_before() {
     );
 }
 
-/// The pool no longer pings a connection on every check-out (a round trip per
-/// event): a session the server closed must fail one call at most, and then be
-/// discarded rather than handed out again.
+/// The pool pings a connection at check-out (docs/ARCHITECTURE.md, "Reconciler:
+/// group commit", says why it stayed): a session the server closed is replaced
+/// there and never reaches a caller.
 #[tokio::test]
 async fn a_connection_the_server_closed_is_replaced_at_check_out() {
     #[derive(QueryableByName)]
@@ -508,4 +508,64 @@ async fn a_connection_the_server_closed_is_replaced_at_check_out() {
     let second = db.run(pid).await.expect("a fresh session, not an error");
     assert_ne!(second, first);
     assert!(db.run(pid).await.is_ok());
+}
+
+/// `shared::db::prepared`: what it wraps is prepared once per connection,
+/// through both the load path and its own `execute`; diesel's plain raw SQL
+/// is not (which is why the wrapper exists). A diesel upgrade that changes
+/// either fails here instead of quietly costing PostgreSQL the CPU again.
+#[test]
+fn a_prepared_statement_is_parsed_once_per_connection() {
+    use diesel::sql_types::{BigInt, Integer, Text};
+    use shared::db::prepared::prepared;
+
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let db = TestDb::create();
+    let mut conn = db.connect();
+    diesel::sql_query("CREATE TABLE scratch (i int PRIMARY KEY, v text)")
+        .execute(&mut conn)
+        .unwrap();
+    let kept = |conn: &mut PgConnection, like: &str| -> i64 {
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE $1",
+        )
+        .bind::<Text, _>(like)
+        .get_result::<N>(conn)
+        .unwrap()
+        .n
+    };
+    for i in 0..3 {
+        let n = prepared("SELECT $1::int8 + 1 AS n", |q| q.bind::<BigInt, _>(i))
+            .get_result::<N>(&mut conn)
+            .unwrap()
+            .n;
+        assert_eq!(n, i + 1);
+        prepared("INSERT INTO scratch (i, v) VALUES ($1, $2)", |q| {
+            q.bind::<Integer, _>(i32::try_from(i).unwrap())
+                .bind::<Text, _>("x")
+        })
+        .execute(&mut conn)
+        .unwrap();
+        diesel::sql_query("UPDATE scratch SET v = $1 WHERE i = $2")
+            .bind::<Text, _>("y")
+            .bind::<Integer, _>(i32::try_from(i).unwrap())
+            .execute(&mut conn)
+            .unwrap();
+    }
+    assert_eq!(kept(&mut conn, "SELECT $1::int8 + 1%"), 1);
+    assert_eq!(kept(&mut conn, "INSERT INTO scratch%"), 1);
+    assert_eq!(
+        kept(&mut conn, "UPDATE scratch%"),
+        0,
+        "plain raw SQL is never kept"
+    );
+    let updated = diesel::sql_query("SELECT count(*) AS n FROM scratch WHERE v = 'y'")
+        .get_result::<N>(&mut conn)
+        .unwrap()
+        .n;
+    assert_eq!(updated, 3);
 }

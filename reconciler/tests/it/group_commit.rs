@@ -1,5 +1,6 @@
 //! Group commit (`reconciler::commit`): several checks' outcomes in one
-//! transaction, each under its own savepoint, answered only after the commit.
+//! transaction (a savepoint each only when one of them fails), answered only
+//! after the commit.
 
 use std::time::Duration;
 

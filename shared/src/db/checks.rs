@@ -6,8 +6,10 @@ use super::DbError;
 use super::schema::{orders, provider_checks};
 use crate::providers::check::RecordedCall;
 
+/// `None` is written as NULL rather than DEFAULT (the defaults are NULL), so
+/// the insert has one text and diesel keeps it prepared.
 #[derive(Insertable)]
-#[diesel(table_name = provider_checks)]
+#[diesel(table_name = provider_checks, treat_none_as_default_value = false)]
 struct Row<'a> {
     provider: &'a str,
     object_id: &'a str,
@@ -49,9 +51,10 @@ pub fn record(
             .first(conn)
             .optional()?,
     };
-    let rows: Vec<Row<'_>> = calls
-        .iter()
-        .map(|c| Row {
+    // One single-row insert per call (usually one call, at most four): a
+    // multi-row insert would be a different text for every count, never prepared.
+    for c in calls {
+        let row = Row {
             provider: c.provider.as_str(),
             object_id: &c.object_id,
             order_id,
@@ -62,11 +65,11 @@ pub fn record(
             response_body: c.body.as_deref(),
             error: c.error.as_deref(),
             latency_ms: i32::try_from(c.latency.as_millis()).unwrap_or(i32::MAX),
-        })
-        .collect();
-    diesel::insert_into(provider_checks::table)
-        .values(&rows)
-        .execute(conn)?;
+        };
+        diesel::insert_into(provider_checks::table)
+            .values(&row)
+            .execute(conn)?;
+    }
     Ok(())
 }
 

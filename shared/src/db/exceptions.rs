@@ -58,6 +58,19 @@ pub fn open(conn: &mut PgConnection, e: &NewException) -> Result<Option<i64>, Db
 }
 
 /// Every exception of the orders in `ids`, oldest first, in one query (for the order JSON).
+/// One order's exceptions, oldest first; a single-order statement for the
+/// same reason as `order_events::for_order`.
+pub fn for_order(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Vec<super::models::ExceptionRow>, DbError> {
+    Ok(rx::table
+        .filter(rx::order_id.eq(id))
+        .order(rx::id)
+        .select(super::models::ExceptionRow::as_select())
+        .load(conn)?)
+}
+
 pub fn for_orders(
     conn: &mut PgConnection,
     ids: &[Uuid],

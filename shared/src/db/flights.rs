@@ -50,6 +50,7 @@ use diesel::sql_types::{Array, BigInt, Double, Nullable, Text};
 use uuid::Uuid;
 
 use super::DbError;
+use super::prepared::prepared;
 use crate::providers::webhook::CheckTarget;
 
 /// How long a freshly queued check is trusted to still be on its way (outbox,
@@ -136,7 +137,7 @@ pub fn request(
     let (providers, types, ids) = columns(wanted.keys());
     // Rows whose WHERE is false are not returned but are locked all the same
     // (ON CONFLICT DO UPDATE locks every conflicting row).
-    let queued: Vec<KeyTicket> = diesel::sql_query(
+    let queued: Vec<KeyTicket> = prepared(
         "INSERT INTO check_flights AS f (provider, object_type, object_id, queued_ticket, queued_at, queued_until, requests) \
          SELECT p, t, o, nextval('check_flight_tickets'), now(), now() + make_interval(secs => $4), 1 \
          FROM unnest($1::text[], $2::text[], $3::text[]) AS r(p, t, o) ORDER BY p, t, o \
@@ -145,11 +146,13 @@ pub fn request(
              queued_until = EXCLUDED.queued_until, requests = f.requests + 1, updated_at = now() \
          WHERE f.queued_ticket IS NULL OR f.queued_until < now() \
          RETURNING f.provider, f.object_type, f.object_id, f.queued_ticket AS ticket",
+        |q| {
+            q.bind::<Array<Text>, _>(providers)
+                .bind::<Array<Text>, _>(types)
+                .bind::<Array<Text>, _>(ids)
+                .bind::<Double, _>(secs(QUEUE_GRACE))
+        },
     )
-    .bind::<Array<Text>, _>(providers)
-    .bind::<Array<Text>, _>(types)
-    .bind::<Array<Text>, _>(ids)
-    .bind::<Double, _>(secs(QUEUE_GRACE))
     .load(conn)?;
     let mut fresh: BTreeMap<Key, i64> = BTreeMap::new();
     for row in queued {
@@ -238,7 +241,7 @@ pub fn pick(
         running_token: Uuid,
     }
     let token = Uuid::new_v4();
-    let taken: Option<Token> = diesel::sql_query(
+    let taken: Option<Token> = prepared(
         "INSERT INTO check_flights AS f (provider, object_type, object_id, running_token, running_until) \
          VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) \
          ON CONFLICT (provider, object_type, object_id) DO UPDATE SET \
@@ -249,13 +252,15 @@ pub fn pick(
              updated_at = now() \
          WHERE f.running_until IS NULL OR f.running_until < now() \
          RETURNING f.running_token",
+        |q| {
+            q.bind::<Text, _>(target.provider.as_str())
+                .bind::<Text, _>(&target.object_type)
+                .bind::<Text, _>(&target.object_id)
+                .bind::<diesel::sql_types::Uuid, _>(token)
+                .bind::<Double, _>(secs(lease))
+                .bind::<Nullable<BigInt>, _>(ticket)
+        },
     )
-    .bind::<Text, _>(target.provider.as_str())
-    .bind::<Text, _>(&target.object_type)
-    .bind::<Text, _>(&target.object_id)
-    .bind::<diesel::sql_types::Uuid, _>(token)
-    .bind::<Double, _>(secs(lease))
-    .bind::<Nullable<BigInt>, _>(ticket)
     .get_result(conn)
     .optional()?;
     Ok(match taken {
@@ -315,7 +320,7 @@ pub fn finish(
     };
     // `requeue`: a retry with a ticket takes the queued slot again unless a
     // live check with another ticket was queued meanwhile (it supersedes this one).
-    let row: Option<Row> = diesel::sql_query(
+    let row: Option<Row> = prepared(
         "WITH old AS ( \
              SELECT provider, object_type, object_id, queued_ticket, \
                     COALESCE(queued_until >= now(), false) AS queued_live \
@@ -335,14 +340,16 @@ pub fn finish(
              FROM d WHERE f.provider = d.provider AND f.object_type = d.object_type AND f.object_id = d.object_id \
              RETURNING 1) \
          SELECT queued_ticket, queued_live FROM d",
+        |q| {
+            q.bind::<Text, _>(target.provider.as_str())
+                .bind::<Text, _>(&target.object_type)
+                .bind::<Text, _>(&target.object_id)
+                .bind::<diesel::sql_types::Uuid, _>(token)
+                .bind::<diesel::sql_types::Bool, _>(retry)
+                .bind::<Nullable<BigInt>, _>(mine)
+                .bind::<Double, _>(secs(hold))
+        },
     )
-    .bind::<Text, _>(target.provider.as_str())
-    .bind::<Text, _>(&target.object_type)
-    .bind::<Text, _>(&target.object_id)
-    .bind::<diesel::sql_types::Uuid, _>(token)
-    .bind::<diesel::sql_types::Bool, _>(retry)
-    .bind::<Nullable<BigInt>, _>(mine)
-    .bind::<Double, _>(secs(hold))
     .get_result(conn)
     .optional()?;
     let queued_behind = row
@@ -366,6 +373,7 @@ pub fn release_queued(
     target: &CheckTarget,
     ticket: i64,
 ) -> Result<bool, DbError> {
+    // Rare (a dead letter), and the count matters: diesel's plain path.
     let n = diesel::sql_query(
         "UPDATE check_flights SET queued_ticket = NULL, queued_at = NULL, queued_until = NULL, updated_at = now() \
          WHERE provider = $1 AND object_type = $2 AND object_id = $3 AND queued_ticket = $4",

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use super::DbError;
+use super::prepared::prepared;
 use super::schema::webhook_events;
 use crate::db::flights::{self, Requested};
 use crate::db::outbox::{self, NewMessage, PendingMessage};
@@ -191,19 +192,21 @@ pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Sav
         .iter()
         .map(|&i| (&batch[i], keys[i].as_str()))
         .collect();
-    let inserted: Vec<KeyedId> = diesel::sql_query(
+    let inserted: Vec<KeyedId> = prepared(
         "INSERT INTO webhook_events (provider, dedup_key, event_type, object_id, body, headers, auth_result, actionable) \
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[], $7::text[], $8::bool[]) \
          ON CONFLICT (provider, dedup_key) DO NOTHING RETURNING id, provider, dedup_key",
+        |q| {
+            q.bind::<Array<Text>, _>(sorted.iter().map(|(d, _)| d.provider.as_str()).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(sorted.iter().map(|(_, k)| *k).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(sorted.iter().map(|(d, _)| d.event.event_type.as_str()).collect::<Vec<_>>())
+                .bind::<Array<Nullable<Text>>, _>(sorted.iter().map(|(d, _)| d.event.object_id.as_deref()).collect::<Vec<_>>())
+                .bind::<Array<Bytea>, _>(sorted.iter().map(|(d, _)| d.body.as_slice()).collect::<Vec<_>>())
+                .bind::<Array<Jsonb>, _>(sorted.iter().map(|(d, _)| d.headers.clone()).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(sorted.iter().map(|(d, _)| d.auth_result.as_str()).collect::<Vec<_>>())
+                .bind::<Array<Bool>, _>(sorted.iter().map(|(d, _)| d.event.check.is_some()).collect::<Vec<_>>())
+        },
     )
-    .bind::<Array<Text>, _>(sorted.iter().map(|(d, _)| d.provider.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(sorted.iter().map(|(_, k)| *k).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(sorted.iter().map(|(d, _)| d.event.event_type.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(sorted.iter().map(|(d, _)| d.event.object_id.as_deref()).collect::<Vec<_>>())
-    .bind::<Array<Bytea>, _>(sorted.iter().map(|(d, _)| d.body.as_slice()).collect::<Vec<_>>())
-    .bind::<Array<Jsonb>, _>(sorted.iter().map(|(d, _)| d.headers.clone()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(sorted.iter().map(|(d, _)| d.auth_result.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Bool>, _>(sorted.iter().map(|(d, _)| d.event.check.is_some()).collect::<Vec<_>>())
     .load(conn)?;
     let new_ids: HashMap<(String, String), i64> = inserted
         .into_iter()
@@ -300,17 +303,19 @@ pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Sav
         }
         let lease =
             chrono::Utc::now() + chrono::Duration::seconds(i64::from(outbox::WRITER_LEASE_SECS));
-        let written: Vec<Written> = diesel::sql_query(
+        let written: Vec<Written> = prepared(
             "INSERT INTO outbox (exchange, routing_key, message_id, payload, headers, lease_until) \
              SELECT e, r, m, p, h, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[]) AS t(e, r, m, p, h) \
              ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id, created_at",
+            |q| {
+                q.bind::<Array<Text>, _>(queued.iter().map(|(_, m)| m.exchange.as_str()).collect::<Vec<_>>())
+                    .bind::<Array<Text>, _>(queued.iter().map(|(_, m)| m.routing_key.as_str()).collect::<Vec<_>>())
+                    .bind::<Array<Text>, _>(queued.iter().map(|(_, m)| m.message_id.as_str()).collect::<Vec<_>>())
+                    .bind::<Array<Jsonb>, _>(queued.iter().map(|(_, m)| m.payload.clone()).collect::<Vec<_>>())
+                    .bind::<Array<Jsonb>, _>(queued.iter().map(|(_, m)| outbox::headers_for(m)).collect::<Vec<_>>())
+                    .bind::<Timestamptz, _>(lease)
+            },
         )
-        .bind::<Array<Text>, _>(queued.iter().map(|(_, m)| m.exchange.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(queued.iter().map(|(_, m)| m.routing_key.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(queued.iter().map(|(_, m)| m.message_id.as_str()).collect::<Vec<_>>())
-        .bind::<Array<Jsonb>, _>(queued.iter().map(|(_, m)| m.payload.clone()).collect::<Vec<_>>())
-        .bind::<Array<Jsonb>, _>(queued.iter().map(|(_, m)| outbox::headers_for(m)).collect::<Vec<_>>())
-        .bind::<Timestamptz, _>(lease)
         .load(conn)?;
         let by_message: HashMap<String, (i64, chrono::DateTime<chrono::Utc>)> = written
             .into_iter()
@@ -428,13 +433,15 @@ pub fn mark_processed(
     outcome: &str,
     picked_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), DbError> {
-    diesel::sql_query(
+    prepared(
         "UPDATE webhook_events SET processed_at = now(), outcome = $2, \
          picked_at = COALESCE(picked_at, $3) WHERE id = $1",
+        |q| {
+            q.bind::<BigInt, _>(inbox_id)
+                .bind::<Text, _>(outcome)
+                .bind::<Nullable<Timestamptz>, _>(picked_at)
+        },
     )
-    .bind::<BigInt, _>(inbox_id)
-    .bind::<Text, _>(outcome)
-    .bind::<Nullable<Timestamptz>, _>(picked_at)
     .execute(conn)?;
     Ok(())
 }

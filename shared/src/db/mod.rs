@@ -12,6 +12,7 @@ pub mod order_events;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod prepared;
 mod reference_lock;
 pub mod retention;
 pub mod schema;

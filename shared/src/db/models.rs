@@ -68,8 +68,10 @@ pub struct OrderEventRow {
     pub order_created_at: DateTime<Utc>,
 }
 
+/// `None` is written as NULL (the columns' default), so the insert has one
+/// text and diesel keeps it prepared.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = order_events)]
+#[diesel(table_name = order_events, treat_none_as_default_value = false)]
 pub struct NewOrderEvent<'a> {
     pub order_id: Uuid,
     pub from_state: Option<&'a str>,

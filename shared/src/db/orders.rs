@@ -201,10 +201,9 @@ pub(super) fn insert(
                     order_created_at: order.created_at,
                 },
             )?;
-            let detail = with_details(conn, vec![order])?.pop();
-            return detail
-                .map(|d| CreateOutcome::Created(Box::new(d)))
-                .ok_or(DbError::Query(diesel::result::Error::NotFound));
+            return Ok(CreateOutcome::Created(Box::new(one_with_details(
+                conn, order,
+            )?)));
         }
         let existing = orders::table
             .filter(orders::reference.eq(new.reference.as_str()))
@@ -213,11 +212,7 @@ pub(super) fn insert(
             .optional()?;
         Ok(match existing {
             Some(order) if order.request_hash == hash => {
-                let detail = with_details(conn, vec![order])?.pop();
-                match detail {
-                    Some(d) => CreateOutcome::Replayed(Box::new(d)),
-                    None => return Err(DbError::Query(diesel::result::Error::NotFound)),
-                }
+                CreateOutcome::Replayed(Box::new(one_with_details(conn, order)?))
             }
             Some(_) => CreateOutcome::ReferenceConflict,
             None => CreateOutcome::PaymentIdConflict,
@@ -235,7 +230,7 @@ pub fn find_by_reference(
         .first(conn)
         .optional()?;
     match row {
-        Some(row) => Ok(with_details(conn, vec![row])?.pop()),
+        Some(row) => Ok(Some(one_with_details(conn, row)?)),
         None => Ok(None),
     }
 }
@@ -247,9 +242,22 @@ pub fn find_by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<OrderJson>
         .first(conn)
         .optional()?;
     match row {
-        Some(row) => Ok(with_details(conn, vec![row])?.pop()),
+        Some(row) => Ok(Some(one_with_details(conn, row)?)),
         None => Ok(None),
     }
+}
+
+/// Attaches its history and exceptions to one row (two single-order queries).
+pub fn one_with_details(conn: &mut PgConnection, row: OrderRow) -> Result<OrderJson, DbError> {
+    let history = order_events::for_order(conn, row.id)?
+        .iter()
+        .map(HistoryJson::from)
+        .collect();
+    let exceptions = exceptions::for_order(conn, row.id)?
+        .iter()
+        .map(ExceptionJson::from)
+        .collect();
+    Ok(OrderJson::new(row, history, exceptions))
 }
 
 /// Attaches history and exceptions to each row with two queries in all.

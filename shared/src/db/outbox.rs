@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Text};
 
 use super::DbError;
+use super::prepared::Prepared;
 use super::schema::outbox;
 use crate::queue::message::Exchange;
 
@@ -47,24 +48,26 @@ pub const WRITER_LEASE_SECS: i32 = 60;
 /// second insert with the same `message_id` is ignored (`None`).
 pub fn insert(conn: &mut PgConnection, m: &NewMessage) -> Result<Option<PendingMessage>, DbError> {
     let headers = headers_for(m);
-    let inserted: Option<(i64, DateTime<Utc>)> = diesel::insert_into(outbox::table)
-        .values((
-            NewRow {
-                exchange: m.exchange.as_str(),
-                routing_key: &m.routing_key,
-                message_id: &m.message_id,
-                payload: &m.payload,
-                headers: headers.clone(),
-            },
-            outbox::lease_until.eq(Some(
-                Utc::now() + chrono::Duration::seconds(i64::from(WRITER_LEASE_SECS)),
-            )),
-        ))
-        .on_conflict(outbox::message_id)
-        .do_nothing()
-        .returning((outbox::id, outbox::created_at))
-        .get_result(conn)
-        .optional()?;
+    let inserted: Option<(i64, DateTime<Utc>)> = Prepared::fixed(
+        diesel::insert_into(outbox::table)
+            .values((
+                NewRow {
+                    exchange: m.exchange.as_str(),
+                    routing_key: &m.routing_key,
+                    message_id: &m.message_id,
+                    payload: &m.payload,
+                    headers: headers.clone(),
+                },
+                outbox::lease_until.eq(Some(
+                    Utc::now() + chrono::Duration::seconds(i64::from(WRITER_LEASE_SECS)),
+                )),
+            ))
+            .on_conflict(outbox::message_id)
+            .do_nothing()
+            .returning((outbox::id, outbox::created_at)),
+    )
+    .get_result(conn)
+    .optional()?;
     Ok(inserted.map(|(id, created_at)| PendingMessage {
         id,
         exchange: m.exchange.as_str().to_owned(),

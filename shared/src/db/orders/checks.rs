@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Timestamptz};
+use diesel::sql_types::{BigInt, Nullable, Timestamptz};
 use uuid::Uuid;
 
 use crate::db::DbError;
 use crate::db::models::OrderRow;
+use crate::db::prepared::Prepared;
 use crate::db::schema::orders;
 use crate::domain::{OrderState, Provider};
 
@@ -63,27 +64,30 @@ pub fn record_check(
     id: Uuid,
     c: &CheckedOrder<'_>,
 ) -> Result<OrderRow, DbError> {
-    // An integer id formatted into the SQL: nothing from outside reaches the text.
-    let last_webhook_at = match c.webhook_inbox_id {
-        Some(inbox_id) => format!(
-            "GREATEST(last_webhook_at, (SELECT received_at FROM webhook_events WHERE id = {inbox_id}))"
-        ),
-        None => "last_webhook_at".to_owned(),
-    };
-    Ok(diesel::update(orders::table.find(id))
-        .set((
-            orders::state.eq(c.state.as_str()),
-            orders::provider_status.eq(c.provider_status),
-            orders::pse_cus.eq(c.pse_cus),
-            orders::bank_code.eq(c.bank_code),
-            orders::provider_amount_minor.eq(c.provider_amount_minor),
-            orders::last_checked_at.eq(c.checked_at),
-            orders::last_webhook_at.eq(diesel::dsl::sql::<Nullable<Timestamptz>>(&last_webhook_at)),
-            orders::updated_at.eq(c.checked_at),
-            orders::next_check_at.eq(c.next_check_at),
-        ))
-        .returning(OrderRow::as_returning())
-        .get_result(conn)?)
+    // The webhook's arrival time is read in the same statement; with no webhook
+    // the subquery is NULL and GREATEST keeps the old value. One text whatever
+    // the cause, so the statement stays prepared (`Prepared`).
+    let last_webhook_at = diesel::dsl::sql::<Nullable<Timestamptz>>(
+        "GREATEST(last_webhook_at, (SELECT received_at FROM webhook_events WHERE id = ",
+    )
+    .bind::<Nullable<BigInt>, _>(c.webhook_inbox_id)
+    .sql("))");
+    Ok(Prepared::fixed(
+        diesel::update(orders::table.find(id))
+            .set((
+                orders::state.eq(c.state.as_str()),
+                orders::provider_status.eq(c.provider_status),
+                orders::pse_cus.eq(c.pse_cus),
+                orders::bank_code.eq(c.bank_code),
+                orders::provider_amount_minor.eq(c.provider_amount_minor),
+                orders::last_checked_at.eq(c.checked_at),
+                orders::last_webhook_at.eq(last_webhook_at),
+                orders::updated_at.eq(c.checked_at),
+                orders::next_check_at.eq(c.next_check_at),
+            ))
+            .returning(OrderRow::as_returning()),
+    )
+    .get_result(conn)?)
 }
 
 /// How many orders are in each state (for the `orders_by_state` gauge); states with
