@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use super::DbError;
-use super::prepared::prepared;
+use super::prepared::{Prepared, prepared};
 use super::schema::webhook_events;
 use crate::db::flights::{self, Requested};
 use crate::db::outbox::{self, NewMessage, PendingMessage};
@@ -103,8 +103,10 @@ fn mark_coalesced(conn: &mut PgConnection, rows: &[(i64, i64)]) -> Result<(), Db
     Ok(())
 }
 
+/// `None` is written as NULL (the column's default), so the insert keeps one
+/// text and stays prepared (`super::prepared`).
 #[derive(Insertable)]
-#[diesel(table_name = webhook_events)]
+#[diesel(table_name = webhook_events, treat_none_as_default_value = false)]
 struct NewEventRow<'a> {
     provider: &'a str,
     dedup_key: &'a str,
@@ -179,8 +181,10 @@ struct KeyedId {
 /// batch), one update counting the duplicate deliveries, one check request for
 /// the new actionable events (`flights::request`), one multi-row insert of
 /// the check messages and one update marking the coalesced rows. `unnest`
-/// keeps the SQL text the same whatever the batch size, so each statement is
-/// prepared once per connection. Any surprise is an `Err`, and the caller
+/// keeps the SQL text the same whatever the batch size, so the inserts are
+/// kept prepared (`super::prepared`); the two updates join an array to a
+/// table and are planned with their values each time (docs/ARCHITECTURE.md,
+/// "Prepared statements"). Any surprise is an `Err`, and the caller
 /// redoes the batch row by row.
 pub fn store_bulk(conn: &mut PgConnection, batch: &[Delivery]) -> Result<Vec<Saved>, DbError> {
     use diesel::sql_types::{Array, Bool, Bytea, Integer, Jsonb};
@@ -369,25 +373,29 @@ fn store_keyed(conn: &mut PgConnection, d: &Delivery, key: &str) -> Result<Saved
         auth_result: &d.auth_result,
         actionable: d.event.check.is_some(),
     };
-    let inserted: Option<i64> = diesel::insert_into(webhook_events::table)
-        .values(&row)
-        .on_conflict((webhook_events::provider, webhook_events::dedup_key))
-        .do_nothing()
-        .returning(webhook_events::id)
-        .get_result(conn)
-        .optional()?;
+    let inserted: Option<i64> = Prepared::fixed(
+        diesel::insert_into(webhook_events::table)
+            .values(&row)
+            .on_conflict((webhook_events::provider, webhook_events::dedup_key))
+            .do_nothing()
+            .returning(webhook_events::id),
+    )
+    .get_result(conn)
+    .optional()?;
     let Some(inbox_id) = inserted else {
         // Keys never move once stored, so the row the insert ran into is there.
-        let inbox_id: i64 = diesel::update(
-            webhook_events::table
-                .filter(webhook_events::provider.eq(d.provider.as_str()))
-                .filter(webhook_events::dedup_key.eq(key)),
+        let inbox_id: i64 = Prepared::fixed(
+            diesel::update(
+                webhook_events::table
+                    .filter(webhook_events::provider.eq(d.provider.as_str()))
+                    .filter(webhook_events::dedup_key.eq(key)),
+            )
+            .set((
+                webhook_events::delivery_count.eq(webhook_events::delivery_count + 1),
+                webhook_events::last_delivered_at.eq(diesel::dsl::now),
+            ))
+            .returning(webhook_events::id),
         )
-        .set((
-            webhook_events::delivery_count.eq(webhook_events::delivery_count + 1),
-            webhook_events::last_delivered_at.eq(diesel::dsl::now),
-        ))
-        .returning(webhook_events::id)
         .get_result(conn)?;
         return Ok(Saved {
             stored: Stored::Duplicate { inbox_id },
