@@ -569,3 +569,35 @@ fn a_prepared_statement_is_parsed_once_per_connection() {
         .n;
     assert_eq!(updated, 3);
 }
+
+/// Callers beyond the pool's size wait for a connection as tasks, not as
+/// parked blocking threads, and the wait is bounded by the check-out timeout:
+/// a caller that never gets one is told the database is unavailable.
+#[tokio::test]
+async fn a_caller_waits_for_a_free_connection_no_longer_than_the_check_out_timeout() {
+    let test_db = TestDb::create();
+    let db = shared::db::Db::new(&test_db.url, 1, std::time::Duration::from_millis(300));
+    let holder = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.run(|conn| {
+                diesel::sql_query("SELECT pg_sleep(1.5)").execute(conn)?;
+                Ok(())
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let waited = db.run(|conn| shared::db::ping(conn)).await;
+    let e = waited.expect_err("the only connection stays busy past the timeout");
+    assert!(e.is_unavailable(), "{e:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1200),
+        "gave up at the timeout, not when the holder finished: {:?}",
+        started.elapsed()
+    );
+    holder.await.unwrap().unwrap();
+    // Once it is free, the next caller gets it.
+    db.run(|conn| shared::db::ping(conn)).await.unwrap();
+}
