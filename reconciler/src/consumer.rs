@@ -1,5 +1,7 @@
-//! Consumes `reconciler.events`: prefetch = `RECONCILER_CONCURRENCY`, one task
-//! per delivery, ack only after the database commit. Retryable failures go to
+//! Consumes `reconciler.events`: at most `RECONCILER_CONCURRENCY` messages
+//! processed at once, one task per delivery, ack only after the database
+//! commit. The broker's prefetch window is a little wider than that
+//! ([`prefetch_for`]), so the next message is already here when a slot frees. Retryable failures go to
 //! a delay queue, hopeless ones to `reconciler.dead`. On shutdown it cancels
 //! the subscription and finishes what is in flight; when a channel dies it
 //! starts a new session with backoff (unacked messages are redelivered, and
@@ -21,7 +23,7 @@ use shared::queue::{
     Acker, Consumer, Delivery, Header, Message, Producer, QueueError, Topology, Transport,
 };
 use shared::telemetry::ErrorChain;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::context::Ctx;
@@ -61,7 +63,10 @@ pub enum Route {
 #[derive(Clone)]
 pub struct Settings {
     pub queue: String,
+    /// Unacked deliveries the broker may push (`basic.qos`).
     pub prefetch: u16,
+    /// Deliveries handled at once; the rest of the window waits its turn.
+    pub concurrency: u16,
     pub tag: String,
     pub topology: Topology,
     pub metrics: Arc<QueueMetrics>,
@@ -72,12 +77,24 @@ impl Settings {
     pub fn events(ctx: &Ctx) -> Self {
         Self {
             queue: ctx.broker.topology().events_queue(),
-            prefetch: ctx.config.reconciler_concurrency,
+            prefetch: prefetch_for(ctx.config.reconciler_concurrency),
+            concurrency: ctx.config.reconciler_concurrency,
             tag: format!("reconciler-{}", std::process::id()),
             topology: ctx.broker.topology().clone(),
             metrics: ctx.queue_metrics.clone(),
         }
     }
+}
+
+/// The broker's window for `concurrency` handlers: a quarter more. A slot
+/// freed by an ack would otherwise sit idle for the broker's round trip (the
+/// ack travels, RabbitMQ replicates it through the quorum queue's log, then
+/// delivers the next message), which at 64 in flight cost about a tenth of
+/// the throughput (docs/ARCHITECTURE.md, "Reconciler: prefetch"). The
+/// headroom is small so competing reconcilers still share the queue and a
+/// stopping one has little waiting to finish.
+pub fn prefetch_for(concurrency: u16) -> u16 {
+    concurrency.saturating_add(concurrency.div_ceil(4))
 }
 
 pub enum Ended {
@@ -166,6 +183,8 @@ where
     let producer = transport.producer().await?;
     tracing::info!(queue = %settings.queue, prefetch = settings.prefetch, "consuming");
     let mut tasks = JoinSet::new();
+    // Fair (FIFO): deliveries start in the order the broker sent them.
+    let slots = Arc::new(Semaphore::new(usize::from(settings.concurrency.max(1))));
     let mut health = tokio::time::interval(Duration::from_millis(500));
     let ended = loop {
         tokio::select! {
@@ -179,7 +198,12 @@ where
                 Some(Ok(delivery)) => {
                     let (handler, producer, settings) =
                         (handler.clone(), producer.clone(), settings.clone());
-                    tasks.spawn(settle(handler, producer, settings, delivery));
+                    let slots = slots.clone();
+                    tasks.spawn(async move {
+                        // Never closed, so this only waits; held until the delivery is settled.
+                        let _slot = slots.acquire_owned().await;
+                        settle(handler, producer, settings, delivery).await;
+                    });
                 }
                 Some(Err(e)) => {
                     tracing::warn!(error = %ErrorChain(&e), "consumer stream failed");
@@ -417,6 +441,7 @@ mod tests {
         Settings {
             queue: topology.events_queue(),
             prefetch: 2,
+            concurrency: 2,
             tag: "test".to_owned(),
             topology,
             metrics: Arc::new(QueueMetrics::register(
@@ -449,6 +474,63 @@ mod tests {
 
     fn panicking(_: Message, attempt: usize) -> BoxFuture<'static, Route> {
         async move { panic!("handler bug on attempt {attempt}") }.boxed()
+    }
+
+    #[tokio::test]
+    async fn the_broker_window_is_wider_than_the_handlers_running_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let memory = MemoryTransport::new();
+        let s = Settings {
+            prefetch: 4,
+            concurrency: 2,
+            ..settings()
+        };
+        for i in 0..8 {
+            memory.push(&s.queue, Message::new(format!("m{i}")));
+        }
+        let running = Arc::new(AtomicUsize::new(0));
+        let most_running = Arc::new(AtomicUsize::new(0));
+        let most_delivered = Arc::new(AtomicUsize::new(0));
+        let handler = {
+            let (running, most_running) = (running.clone(), most_running.clone());
+            move |_: Message, _: usize| {
+                let (running, most_running) = (running.clone(), most_running.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most_running.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(60)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Route::Ack
+                }
+                .boxed()
+            }
+        };
+        let (seen, queue) = (most_delivered.clone(), s.queue.clone());
+        serve_until(&memory, &s, handler, move |m| {
+            // Delivered and not yet acked: neither waiting in the queue nor done.
+            seen.fetch_max(8 - m.messages(&queue).len() - m.acked(), Ordering::SeqCst);
+            m.acked() == 8
+        })
+        .await;
+        assert_eq!(
+            most_running.load(Ordering::SeqCst),
+            2,
+            "RECONCILER_CONCURRENCY bounds the handlers"
+        );
+        assert_eq!(
+            most_delivered.load(Ordering::SeqCst),
+            4,
+            "the next deliveries wait here, not at the broker"
+        );
+        assert_eq!(memory.unsettled(), 0);
+    }
+
+    #[test]
+    fn the_window_is_a_quarter_wider_than_the_concurrency() {
+        assert_eq!(prefetch_for(1), 2);
+        assert_eq!(prefetch_for(32), 40);
+        assert_eq!(prefetch_for(64), 80);
+        assert_eq!(prefetch_for(u16::MAX), u16::MAX);
     }
 
     #[tokio::test]

@@ -272,6 +272,7 @@ async fn on_rabbitmq_a_panicking_handler_sends_its_delivery_to_retry() {
     let settings = Settings {
         queue: topology.events_queue(),
         prefetch: 1,
+        concurrency: 1,
         tag: "panic-test".to_owned(),
         topology: topology.clone(),
         metrics: Arc::new(shared::queue::metrics::QueueMetrics::register(
