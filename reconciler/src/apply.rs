@@ -185,7 +185,7 @@ fn with_order(
     } else {
         Some(report.status.as_str())
     };
-    let updated = orders::record_check(
+    let mut updated = orders::record_check(
         conn,
         order.id,
         &CheckedOrder {
@@ -213,6 +213,9 @@ fn with_order(
             &exception_for(*kind, &order, current, report, expected),
         )?;
     }
+    // What the insert trigger just did to the row (or found already done,
+    // when the exception was a repeat): the announcement must read them.
+    updated.has_exceptions |= !raised.is_empty();
 
     let moved = decision.next.map(|next| (current, next));
     let mut message = None;

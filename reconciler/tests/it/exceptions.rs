@@ -60,6 +60,16 @@ async fn amount_mismatch_for_each_provider_amount_shape() {
         assert_eq!(o.exceptions.len(), 1, "{reference}");
         assert_eq!(o.exceptions[0].kind, "amount_mismatch");
     }
+    // The announcement on `pse.orders` is the order as the API shows it,
+    // exceptions included: the one raised in the same transaction too.
+    assert_eq!(
+        stack.count(
+            "SELECT count(*) FROM outbox WHERE exchange = 'orders' \
+             AND routing_key = 'order.needs_review' \
+             AND payload->'exceptions'->0->>'kind' = 'amount_mismatch'"
+        ),
+        3
+    );
     let tpaga_detail = &stack.find(&tpaga).exceptions[0].detail;
     assert!(
         tpaga_detail.contains("$ 10.000;") && tpaga_detail.contains("$ 9.999,99"),

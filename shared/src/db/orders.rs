@@ -247,16 +247,27 @@ pub fn find_by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<OrderJson>
     }
 }
 
-/// Attaches its history and exceptions to one row (two single-order queries).
+/// Attaches its history and exceptions to one row (single-order queries).
+/// The exceptions are read only when `row.has_exceptions` says there are any:
+/// most orders never get one, and the reconciler builds every announcement
+/// through here, so the skipped statement is a round trip per check inside
+/// its group commit. The flag is set by the insert trigger on
+/// `reconciliation_exceptions` and never cleared (the report reads it the
+/// same way); a caller holding a row from before its own exception insert
+/// must set it (`reconciler::apply`).
 pub fn one_with_details(conn: &mut PgConnection, row: OrderRow) -> Result<OrderJson, DbError> {
     let history = order_events::for_order(conn, row.id)?
         .iter()
         .map(HistoryJson::from)
         .collect();
-    let exceptions = exceptions::for_order(conn, row.id)?
-        .iter()
-        .map(ExceptionJson::from)
-        .collect();
+    let exceptions = if row.has_exceptions {
+        exceptions::for_order(conn, row.id)?
+            .iter()
+            .map(ExceptionJson::from)
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(OrderJson::new(row, history, exceptions))
 }
 
