@@ -199,7 +199,8 @@ mod tests {
                    "result": {"latency": {"p50_ms": 2.0, "p99_ms": 8.0, "p999_ms": 20.0}},
                    "echo_baseline": {"latency": {"p99_ms": 2.0}}}),
             json!({"phase": "reconciler", "rate": 1100.0, "bound": 1280.0, "ratio_to_bound": 0.86, "events": 20000,
-                   "concurrency": 64, "provider_latency_ms": 50, "reconciler": {"peak_rss_mb": 70.0}, "reconciler_idle_rss_mb": 20.0}),
+                   "concurrency": 64, "provider_latency_ms": 50, "reconciler": {"peak_rss_mb": 70.0}, "reconciler_idle_rss_mb": 20.0,
+                   "cost": {"total_cpu_ms_per_event": 2.5}, "cpu": {"cores": 2}}),
             json!({"phase": "report", "skipped": "reconciler report not available", "rows": 1000000, "baseline": {"secs": 1.5}}),
         ]
     }
@@ -228,6 +229,23 @@ mod tests {
         assert_eq!(by("P2").met, Some(true));
         assert_eq!(by("P3").met, Some(true));
         assert_eq!(by("P3").ratio, "86 %");
+        // 2 cores ÷ 2.5 CPU-ms per check: 800/s at most, whatever the code does meanwhile.
+        let ceiling = by("P3 CPU ceiling");
+        assert_eq!(ceiling.met, None);
+        assert_eq!(ceiling.ratio, "0.80×");
+        assert!(
+            ceiling.figure.contains("at most 800/s"),
+            "{}",
+            ceiling.figure
+        );
+        assert!(
+            ceiling.figure.contains("out of reach"),
+            "{}",
+            ceiling.figure
+        );
+        assert_eq!(ceiling.baseline, "1,000/s needs 2.50 cores");
+        // No costs measured (an older run): no ceiling row rather than a made-up one.
+        assert!(!rows.iter().any(|r| r.phase == "P4 CPU ceiling"));
         assert_eq!(by("P4").met, None);
         assert!(by("P5 CSV report time").figure.starts_with("skipped"));
         assert_eq!(by("P6 webhook-api").met, Some(true));
