@@ -258,6 +258,67 @@ fn copy_writes_the_encoders_bytes_for_hostile_cells() {
     assert_same(&mut conn);
 }
 
+/// The COPY path writes provider, currency and order state without
+/// neutralising them because the schema cannot hold a value there that starts a
+/// formula; this holds it to that, for orders and for exceptions with no order.
+#[test]
+fn the_cells_copy_trusts_cannot_hold_a_formula() {
+    let db = TestDb::create();
+    let mut conn = db.connect();
+    for (column, value) in [
+        ("provider", "=HYPERLINK(1)"),
+        ("provider", "+mono"),
+        ("provider", "-mono"),
+        ("provider", "@mono"),
+        ("provider", "\tmono"),
+        ("currency", "=1+"),
+        ("currency", "-CO"),
+    ] {
+        let (provider, currency) = match column {
+            "provider" => (value, "COP"),
+            _ => ("mono", value),
+        };
+        let exception = diesel::sql_query(
+            "INSERT INTO reconciliation_exceptions (provider, kind, detail, dedup_key, currency) \
+             VALUES ($1, 'unknown_payment', 'd', $1 || $2, $2)",
+        )
+        .bind::<Text, _>(provider)
+        .bind::<Text, _>(currency)
+        .execute(&mut conn);
+        assert!(
+            exception.is_err(),
+            "an exception with {column} {value:?} was stored"
+        );
+        let order = diesel::sql_query(
+            "INSERT INTO orders (reference, provider, provider_payment_id, amount_minor, currency, request_hash) \
+             VALUES ('ORD-1', $1, 'p-1', 1, $2, 'h')",
+        )
+        .bind::<Text, _>(provider)
+        .bind::<Text, _>(currency)
+        .execute(&mut conn);
+        assert!(
+            order.is_err(),
+            "an order with {column} {value:?} was stored"
+        );
+    }
+    for state in ["=1", "-paid", "@paid"] {
+        let order = diesel::sql_query(
+            "INSERT INTO orders (reference, provider, provider_payment_id, amount_minor, currency, request_hash, state) \
+             VALUES ('ORD-2', 'mono', 'p-2', 1, 'COP', 'h', $1)",
+        )
+        .bind::<Text, _>(state)
+        .execute(&mut conn);
+        assert!(order.is_err(), "an order in state {state:?} was stored");
+    }
+    // What the product writes is accepted.
+    diesel::sql_query(
+        "INSERT INTO reconciliation_exceptions (provider, kind, detail, dedup_key, currency) \
+         VALUES ('mono', 'unknown_payment', 'd', 'ok', 'COP'), ('belvo', 'unknown_payment', 'd', 'ok2', NULL)",
+    )
+    .execute(&mut conn)
+    .unwrap();
+}
+
 /// An empty day is the header alone, the same in both paths.
 #[test]
 fn an_empty_day_is_the_header_alone() {
