@@ -120,6 +120,46 @@ async fn steady_traffic_does_not_starve_the_background_pass() {
     );
 }
 
+/// Committed rows handed to the relay queue in memory only up to
+/// `DIRECT_BACKLOG` batches; the rest go back to the outbox (lease released)
+/// and the background pass publishes them: bounded memory, nothing lost, and
+/// well before their 60 s writer lease would have expired.
+#[tokio::test]
+async fn a_relay_that_falls_behind_keeps_a_bounded_backlog_and_loses_nothing() {
+    use shared::queue::relay::DIRECT_BACKLOG;
+    let rig = rig(Pace {
+        interval: Duration::from_millis(300),
+        retry_base: Duration::from_millis(100),
+        retry_max: Duration::from_secs(1),
+    })
+    .await;
+    let total = DIRECT_BACKLOG * 3;
+    let rows = insert(&rig.pool, 0, total, "mono.burst").await;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    // One batch per row, all handed over without yielding (this test's runtime
+    // has one thread): the relay cannot take any meanwhile.
+    for row in rows {
+        rig.relay.publish_now(vec![row]);
+        assert!(rig.relay.backlog() <= DIRECT_BACKLOG);
+    }
+    assert_eq!(rig.relay.backlog(), DIRECT_BACKLOG);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let published = ids.iter().filter(|&&id| row(&rig.db, id).published).count();
+        if published == total {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{published} of {total} published after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Each offered to the broker once: handing a row back counts no attempt.
+    assert!(ids.iter().all(|&id| row(&rig.db, id).attempts <= 1));
+    assert_eq!(rig.relay.backlog(), 0);
+}
+
 #[tokio::test]
 async fn rows_the_broker_keeps_refusing_back_off_instead_of_looping() {
     let rig = rig(Pace {

@@ -31,6 +31,13 @@ use crate::queue::{Broker, Topology};
 /// Rows claimed per transaction.
 pub const BATCH: i64 = 256;
 
+/// Committed batches waiting in memory for the relay ([`Relay::publish_now`]):
+/// each one writer's commit, at most `INGRESS_BATCH_MAX` rows, or a single
+/// announcement. Past this the rows are not queued here but handed back to the
+/// background pass through the outbox, where they are already stored, so a
+/// broker slower than the writers costs latency, never memory.
+pub const DIRECT_BACKLOG: usize = 64;
+
 /// How often the background pass runs and how failed rows back off.
 #[derive(Debug, Clone, Copy)]
 pub struct Pace {
@@ -52,15 +59,21 @@ impl Pace {
 #[derive(Clone)]
 pub struct Relay {
     nudge: Arc<Notify>,
-    direct: mpsc::UnboundedSender<Vec<PendingMessage>>,
+    direct: mpsc::Sender<Vec<PendingMessage>>,
+    db: Db,
 }
 
 impl Relay {
     pub fn start(db: Db, broker: Broker, metrics: Arc<Metrics>, pace: Pace) -> Self {
         let nudge = Arc::new(Notify::new());
-        let (direct, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, broker, metrics, pace, nudge.clone(), queue));
-        Self { nudge, direct }
+        let (direct, queue) = mpsc::channel(DIRECT_BACKLOG);
+        tokio::spawn(run(db.clone(), broker, metrics, pace, nudge.clone(), queue));
+        Self { nudge, direct, db }
+    }
+
+    /// Batches handed over and not yet taken by the relay (at most [`DIRECT_BACKLOG`]).
+    pub fn backlog(&self) -> usize {
+        self.direct.max_capacity() - self.direct.capacity()
     }
 
     /// Asks for a publish pass now (after committing new outbox rows).
@@ -71,9 +84,25 @@ impl Relay {
     /// Publishes rows the caller has just committed (inserted leased to it by
     /// [`outbox::insert`]): no database round trip to find them, and the
     /// background pass leaves them alone unless this fails.
+    ///
+    /// When [`DIRECT_BACKLOG`] batches are already waiting, the rows' writer
+    /// lease is cleared instead and the background pass is woken to publish
+    /// them from the outbox. A stopped relay leaves them leased; the lease
+    /// expires and any relay's background pass takes them then.
     pub fn publish_now(&self, messages: Vec<PendingMessage>) {
-        if !messages.is_empty() {
-            let _ = self.direct.send(messages);
+        if messages.is_empty() {
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(rows)) = self.direct.try_send(messages) {
+            tracing::debug!(
+                rows = rows.len(),
+                "relay backlog full; the background pass publishes these"
+            );
+            let (db, nudge) = (self.db.clone(), self.nudge.clone());
+            tokio::spawn(async move {
+                release(&db, rows).await;
+                nudge.notify_one();
+            });
         }
     }
 }
@@ -84,7 +113,7 @@ async fn run(
     metrics: Arc<Metrics>,
     pace: Pace,
     nudge: Arc<Notify>,
-    mut direct: mpsc::UnboundedReceiver<Vec<PendingMessage>>,
+    mut direct: mpsc::Receiver<Vec<PendingMessage>>,
 ) {
     let mut state = broker.subscribe();
     let mut channel: Option<Channel> = None;
