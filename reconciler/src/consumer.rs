@@ -1,11 +1,11 @@
 //! Consumes `reconciler.events`: at most `RECONCILER_CONCURRENCY` messages
 //! processed at once, one task per delivery, ack only after the database
 //! commit. The broker's prefetch window is a little wider than that
-//! ([`prefetch_for`]), so the next message is already here when a slot frees. Retryable failures go to
-//! a delay queue, hopeless ones to `reconciler.dead`. On shutdown it cancels
-//! the subscription and finishes what is in flight; when a channel dies it
-//! starts a new session with backoff (unacked messages are redelivered, and
-//! processing is idempotent).
+//! ([`prefetch_for`]), so the next message is already here when a slot
+//! frees. Retryable failures go to a delay queue, hopeless ones to
+//! `reconciler.dead`. On shutdown it cancels the subscription and finishes
+//! what is in flight; when a channel dies it starts a new session with
+//! backoff (unacked messages are redelivered, and processing is idempotent).
 //!
 //! [`serve`] is written against `shared::queue::Transport`, so the same loop
 //! runs on RabbitMQ in production and in memory in the handling tests.
@@ -88,11 +88,11 @@ impl Settings {
 
 /// The broker's window for `concurrency` handlers: a quarter more. A slot
 /// freed by an ack would otherwise sit idle for the broker's round trip (the
-/// ack travels, RabbitMQ replicates it through the quorum queue's log, then
-/// delivers the next message), which at 64 in flight cost about a tenth of
-/// the throughput (docs/ARCHITECTURE.md, "Reconciler: prefetch"). The
-/// headroom is small so competing reconcilers still share the queue and a
-/// stopping one has little waiting to finish.
+/// ack travels, RabbitMQ applies it to the quorum queue's log, then delivers
+/// the next message) in every check's cycle (docs/ARCHITECTURE.md,
+/// "Reconciler: prefetch", with what it measured). The headroom is small so
+/// competing reconcilers still share the queue and a stopping one has little
+/// waiting to finish.
 pub fn prefetch_for(concurrency: u16) -> u16 {
     concurrency.saturating_add(concurrency.div_ceil(4))
 }
