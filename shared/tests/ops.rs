@@ -45,6 +45,13 @@ async fn rig(pace: Pace) -> Rig {
     }
 }
 
+/// A background pass every 300 ms and short backoffs: what a test can wait out.
+const QUICK: Pace = Pace {
+    interval: Duration::from_millis(300),
+    retry_base: Duration::from_millis(100),
+    retry_max: Duration::from_secs(1),
+};
+
 fn message(i: usize, routing_key: &str) -> NewMessage {
     NewMessage {
         exchange: Exchange::Events,
@@ -88,12 +95,7 @@ fn row(db: &TestDb, id: i64) -> Row {
 
 #[tokio::test]
 async fn steady_traffic_does_not_starve_the_background_pass() {
-    let rig = rig(Pace {
-        interval: Duration::from_millis(300),
-        retry_base: Duration::from_millis(100),
-        retry_max: Duration::from_secs(1),
-    })
-    .await;
+    let rig = rig(QUICK).await;
     // A row its writer gave back (as after a broken channel): only the
     // background pass can publish it.
     let orphan = insert(&rig.pool, 0, 1, "mono.orphan").await[0].id;
@@ -127,12 +129,7 @@ async fn steady_traffic_does_not_starve_the_background_pass() {
 #[tokio::test]
 async fn a_relay_that_falls_behind_keeps_a_bounded_backlog_and_loses_nothing() {
     use shared::queue::relay::DIRECT_BACKLOG;
-    let rig = rig(Pace {
-        interval: Duration::from_millis(300),
-        retry_base: Duration::from_millis(100),
-        retry_max: Duration::from_secs(1),
-    })
-    .await;
+    let rig = rig(QUICK).await;
     let total = DIRECT_BACKLOG * 3;
     let rows = insert(&rig.pool, 0, total, "mono.burst").await;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();

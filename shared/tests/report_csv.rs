@@ -265,6 +265,16 @@ fn copy_writes_the_encoders_bytes_for_hostile_cells() {
 fn the_cells_copy_trusts_cannot_hold_a_formula() {
     let db = TestDb::create();
     let mut conn = db.connect();
+    let order = |provider: &str, currency: &str, state: &str| {
+        diesel::sql_query(
+            "INSERT INTO orders (reference, provider, provider_payment_id, amount_minor, currency, request_hash, state) \
+             VALUES ('ORD-' || $1 || $2 || $3, $1, 'p-' || $1 || $2 || $3, 1, $2, 'h', $3)",
+        )
+        .bind::<Text, _>(provider)
+        .bind::<Text, _>(currency)
+        .bind::<Text, _>(state)
+        .execute(&mut db.connect())
+    };
     for (column, value) in [
         ("provider", "=HYPERLINK(1)"),
         ("provider", "+mono"),
@@ -289,28 +299,19 @@ fn the_cells_copy_trusts_cannot_hold_a_formula() {
             exception.is_err(),
             "an exception with {column} {value:?} was stored"
         );
-        let order = diesel::sql_query(
-            "INSERT INTO orders (reference, provider, provider_payment_id, amount_minor, currency, request_hash) \
-             VALUES ('ORD-1', $1, 'p-1', 1, $2, 'h')",
-        )
-        .bind::<Text, _>(provider)
-        .bind::<Text, _>(currency)
-        .execute(&mut conn);
         assert!(
-            order.is_err(),
+            order(provider, currency, "pending").is_err(),
             "an order with {column} {value:?} was stored"
         );
     }
     for state in ["=1", "-paid", "@paid"] {
-        let order = diesel::sql_query(
-            "INSERT INTO orders (reference, provider, provider_payment_id, amount_minor, currency, request_hash, state) \
-             VALUES ('ORD-2', 'mono', 'p-2', 1, 'COP', 'h', $1)",
-        )
-        .bind::<Text, _>(state)
-        .execute(&mut conn);
-        assert!(order.is_err(), "an order in state {state:?} was stored");
+        assert!(
+            order("mono", "COP", state).is_err(),
+            "an order in state {state:?} was stored"
+        );
     }
     // What the product writes is accepted.
+    order("mono", "COP", "pending").unwrap();
     diesel::sql_query(
         "INSERT INTO reconciliation_exceptions (provider, kind, detail, dedup_key, currency) \
          VALUES ('mono', 'unknown_payment', 'd', 'ok', 'COP'), ('belvo', 'unknown_payment', 'd', 'ok2', NULL)",
