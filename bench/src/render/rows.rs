@@ -194,7 +194,7 @@ pub fn rows(results: &[Value]) -> Vec<Row> {
                 format!("bound concurrency/latency = {}/s", int(bound)),
                 format!("{:.0} %", share * 100.0),
                 "≥ 1,000/s and ≥ 80 % of bound",
-                Some(rate >= 1000.0 && share >= 0.8),
+                Some(rate >= GOAL_RATE && share >= 0.8),
             ));
             out.extend(cpu_ceiling("P3 CPU ceiling", r, "check"));
         }
