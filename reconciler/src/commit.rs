@@ -135,22 +135,8 @@ impl Committer {
 }
 
 async fn write_loop(db: Db, queue: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>, batch_max: usize) {
-    loop {
-        let mut jobs = Vec::with_capacity(batch_max);
-        {
-            // One writer collects at a time; the others are committing meanwhile.
-            let mut queue = queue.lock().await;
-            match queue.recv().await {
-                Some(job) => jobs.push(job),
-                None => return,
-            }
-            while jobs.len() < batch_max {
-                match queue.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
-        }
+    // One writer collects at a time; the others are committing meanwhile.
+    while let Some(jobs) = crate::batch::next(&queue, batch_max).await {
         // Jobs dropped unsettled (no connection, a panic) answer `Lost` to their callers.
         if let Err(e) = db
             .run(move |conn| {

@@ -11,6 +11,7 @@ use shared::queue::metrics::QueueMetrics;
 use shared::queue::relay::Relay;
 
 use crate::commit::Committer;
+use crate::pick::Picker;
 
 pub struct Ctx {
     pub config: Arc<Config>,
@@ -24,4 +25,7 @@ pub struct Ctx {
     /// Where a check's outcome is committed: with other checks' outcomes,
     /// each under its own savepoint (group commit, `crate::commit`).
     pub commits: Committer,
+    /// Where a check takes its flight lease: with the other checks starting
+    /// at the same moment, in one statement (`crate::pick`).
+    pub picks: Picker,
 }

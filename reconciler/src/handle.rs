@@ -107,13 +107,8 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
         };
     };
     let picked_at = chrono::Utc::now();
-    let lease = flights::lease_for(ctx.config.provider_timeout);
-    let (pick_target, ticket) = (target.clone(), message.ticket);
-    let token = match ctx
-        .db
-        .run(move |conn| flights::pick(conn, &pick_target, ticket, lease))
-        .await
-    {
+    let ticket = message.ticket;
+    let token = match ctx.picks.pick(target, ticket).await {
         Ok(Picked::Run { token }) => token,
         Ok(Picked::Busy) => return Disposition::Deferred,
         Err(e) => return retry_db(ctx, attempt, e),

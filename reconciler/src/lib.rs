@@ -6,12 +6,14 @@
 pub mod apply;
 pub mod archiver;
 pub mod attempts;
+pub mod batch;
 pub mod cli;
 pub mod commit;
 pub mod consumer;
 pub mod context;
 pub mod handle;
 pub mod ops;
+pub mod pick;
 pub mod retention;
 pub mod schedule;
 pub mod sweeper;

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::commit::Committer;
 use crate::context::Ctx;
+use crate::pick::Picker;
 use crate::{archiver, consumer, ops, retention, sweeper};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,12 @@ pub async fn context(config: Config, name: &str) -> Result<Arc<Ctx>, StartError>
         config.reconciler_batch_max,
         usize::from(config.reconciler_concurrency),
     );
+    let picks = Picker::start(
+        parts.db.clone(),
+        shared::db::flights::lease_for(config.provider_timeout),
+        config.reconciler_batch_max,
+        usize::from(config.reconciler_concurrency),
+    );
     Ok(Arc::new(Ctx {
         config: Arc::new(config),
         db: parts.db,
@@ -52,6 +59,7 @@ pub async fn context(config: Config, name: &str) -> Result<Arc<Ctx>, StartError>
         metrics: parts.metrics,
         relay: parts.relay,
         commits,
+        picks,
     }))
 }
 

@@ -221,6 +221,83 @@ fn the_flight_gate_queues_one_check_per_object_and_coalesces_the_rest() {
     assert_eq!((requests, coalesced, checks), (6, 4, 1));
 }
 
+/// `pick_many` answers each request as `pick` would have, one after the
+/// other: the reconciler's pickers rely on it to take several checks' leases
+/// in one statement.
+#[test]
+fn many_leases_in_one_statement_are_taken_as_one_by_one_picks_would_be() {
+    use shared::db::flights::{Picked, Requested, pick, pick_many, request};
+    use std::time::Duration;
+    let db = TestDb::create();
+    let mut conn = db.connect();
+    let lease = Duration::from_secs(60);
+    let [a, b, c, d] =
+        ["many-a", "many-b", "many-c", "many-d"].map(|id| target(Provider::Tpaga, id));
+    let queued = request(&mut conn, &[&a, &b]).unwrap();
+    let (ta, tb) = (queued[0].ticket(), queued[1].ticket());
+    // Another process is checking d.
+    let Picked::Run { .. } = pick(&mut db.connect(), &d, None, lease).unwrap() else {
+        panic!("d is free")
+    };
+
+    let picked = pick_many(
+        &mut conn,
+        &[
+            (b.clone(), Some(tb + 1_000)), // not the queued check: b stays queued
+            (a.clone(), Some(ta)),         // the queued check: a's slot is freed
+            (d.clone(), None),             // leased elsewhere
+            (a.clone(), Some(ta)),         // the same object again in one call
+            (c.clone(), None),             // no row yet
+        ],
+        lease,
+    )
+    .unwrap();
+    let tokens: Vec<_> = picked
+        .iter()
+        .map(|p| match p {
+            Picked::Run { token } => Some(*token),
+            Picked::Busy => None,
+        })
+        .collect();
+    assert!(
+        tokens[0].is_some() && tokens[1].is_some() && tokens[4].is_some(),
+        "{picked:?}"
+    );
+    assert_eq!(
+        (picked[2], picked[3]),
+        (Picked::Busy, Picked::Busy),
+        "{picked:?}"
+    );
+    let distinct: std::collections::HashSet<_> = tokens.iter().flatten().collect();
+    assert_eq!(distinct.len(), 3, "a token per lease taken");
+
+    // The leases hold against a later pick, as `pick`'s do.
+    let mut other = db.connect();
+    for t in [&a, &b, &c] {
+        assert_eq!(pick(&mut other, t, None, lease).unwrap(), Picked::Busy);
+    }
+    // a's queued check was this one: a new request queues another; b's is still queued.
+    assert!(matches!(
+        request(&mut other, &[&a]).unwrap()[..],
+        [Requested::Queue { ticket }] if ticket > ta
+    ));
+    assert_eq!(
+        request(&mut other, &[&b]).unwrap(),
+        vec![Requested::Coalesced { ticket: tb }]
+    );
+
+    // A lease that has run out is taken again, by the batch as by `pick`.
+    let [e, f] = ["many-e", "many-f"].map(|id| target(Provider::Tpaga, id));
+    let both = [(e.clone(), None), (f.clone(), None)];
+    let first = pick_many(&mut conn, &both, Duration::ZERO).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let again = pick_many(&mut conn, &both, lease).unwrap();
+    for p in first.iter().chain(&again) {
+        assert!(matches!(p, Picked::Run { .. }), "{first:?} {again:?}");
+    }
+    assert_ne!(first, again, "new tokens");
+}
+
 fn flight_counts(conn: &mut PgConnection, id: &str) -> (i64, i64, i64) {
     use shared::db::schema::check_flights as f;
     f::table

@@ -14,6 +14,7 @@ mod flights;
 mod group_commit;
 mod mapping;
 mod payments;
+mod picks;
 mod prepared;
 mod report_cli;
 mod retention;

@@ -271,6 +271,81 @@ pub fn pick(
     })
 }
 
+/// [`pick`] for several checks at once (the reconciler's pickers batch the
+/// checks that start together): one statement, rows taken in key order, one
+/// answer per request in order. An object asked for twice in one call is
+/// taken by the first request only; the second finds it busy, exactly as it
+/// would one statement later.
+pub fn pick_many(
+    conn: &mut PgConnection,
+    asks: &[(CheckTarget, Option<i64>)],
+    lease: Duration,
+) -> Result<Vec<Picked>, DbError> {
+    if let [(target, ticket)] = asks {
+        // One check: the single statement, its plan kept on the connection.
+        return Ok(vec![pick(conn, target, *ticket, lease)?]);
+    }
+    let mut firsts: BTreeMap<Key, (Uuid, Option<i64>)> = BTreeMap::new();
+    let tokens: Vec<Option<Uuid>> = asks
+        .iter()
+        .map(|(target, ticket)| match firsts.entry(key_of(target)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let token = Uuid::new_v4();
+                v.insert((token, *ticket));
+                Some(token)
+            }
+            std::collections::btree_map::Entry::Occupied(_) => None,
+        })
+        .collect();
+    if firsts.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(QueryableByName)]
+    struct Token {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        running_token: Uuid,
+    }
+    let (providers, types, ids) = columns(firsts.keys());
+    let wanted: Vec<Uuid> = firsts.values().map(|(t, _)| *t).collect();
+    let tickets: Vec<Option<i64>> = firsts.values().map(|(_, t)| *t).collect();
+    // As in `pick`, but the ticket of each row is looked up by the token it
+    // proposes (ON CONFLICT sees only the proposed row's own columns).
+    let taken: Vec<Token> = prepared(
+        "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::bigint[]) \
+                    AS r(p, t, o, tok, ticket)) \
+         INSERT INTO check_flights AS f (provider, object_type, object_id, running_token, running_until) \
+         SELECT p, t, o, tok, now() + make_interval(secs => $6) FROM r ORDER BY p, t, o \
+         ON CONFLICT (provider, object_type, object_id) DO UPDATE SET \
+             running_token = EXCLUDED.running_token, running_until = EXCLUDED.running_until, \
+             (queued_ticket, queued_at, queued_until) = ( \
+                 SELECT CASE WHEN f.queued_ticket = r.ticket THEN NULL ELSE f.queued_ticket END, \
+                        CASE WHEN f.queued_ticket = r.ticket THEN NULL ELSE f.queued_at END, \
+                        CASE WHEN f.queued_ticket = r.ticket THEN NULL ELSE f.queued_until END \
+                 FROM r WHERE r.tok = EXCLUDED.running_token), \
+             updated_at = now() \
+         WHERE f.running_until IS NULL OR f.running_until < now() \
+         RETURNING f.running_token",
+        |q| {
+            q.bind::<Array<Text>, _>(providers)
+                .bind::<Array<Text>, _>(types)
+                .bind::<Array<Text>, _>(ids)
+                .bind::<Array<diesel::sql_types::Uuid>, _>(wanted)
+                .bind::<Array<Nullable<BigInt>>, _>(tickets)
+                .bind::<Double, _>(secs(lease))
+        },
+    )
+    .load(conn)?;
+    let taken: std::collections::HashSet<Uuid> =
+        taken.into_iter().map(|t| t.running_token).collect();
+    Ok(tokens
+        .into_iter()
+        .map(|token| match token {
+            Some(token) if taken.contains(&token) => Picked::Run { token },
+            _ => Picked::Busy,
+        })
+        .collect())
+}
+
 /// How a picked check ended, for [`finish`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {

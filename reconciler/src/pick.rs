@@ -1,0 +1,105 @@
+//! Taking flight leases for the checks that start together in one statement
+//! (`flights::pick_many`) instead of one connection check-out and one
+//! statement each: under load, dozens of handlers reach their pick at once.
+//! The lease still commits before its provider call, alone in its
+//! transaction, as the single-flight rules require (`shared::db::flights`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::db::flights::{self, Picked};
+use shared::db::{Db, DbError};
+use shared::providers::webhook::CheckTarget;
+use shared::telemetry::ErrorChain;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// Statements taking leases at once: one can be collecting while the other runs.
+const PICKERS: usize = 2;
+
+struct Ask {
+    target: CheckTarget,
+    ticket: Option<i64>,
+    reply: oneshot::Sender<Result<Picked, DbError>>,
+}
+
+/// Why a caller got no answer: its picker stopped (a panic). It logged the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("the lease request was not answered")]
+struct Unanswered;
+
+/// The handle checks take their lease through; cheap to clone.
+#[derive(Clone)]
+pub struct Picker {
+    queue: mpsc::Sender<Ask>,
+}
+
+impl Picker {
+    /// Starts the pickers: each takes up to `batch_max` waiting requests into
+    /// one statement, with leases of `lease`; at most `backlog` requests wait.
+    pub fn start(db: Db, lease: Duration, batch_max: usize, backlog: usize) -> Self {
+        let (queue, rx) = mpsc::channel(backlog.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..PICKERS {
+            tokio::spawn(pick_loop(db.clone(), rx.clone(), lease, batch_max.max(1)));
+        }
+        Self { queue }
+    }
+
+    /// Takes the lease on `target` for the message carrying `ticket`
+    /// (`flights::pick`), committed before this returns.
+    pub async fn pick(&self, target: &CheckTarget, ticket: Option<i64>) -> Result<Picked, DbError> {
+        let (reply, answer) = oneshot::channel();
+        let ask = Ask {
+            target: target.clone(),
+            ticket,
+            reply,
+        };
+        self.queue
+            .send(ask)
+            .await
+            .map_err(|_| DbError::Unavailable(Arc::new(Unanswered)))?;
+        answer
+            .await
+            .map_err(|_| DbError::Unavailable(Arc::new(Unanswered)))?
+    }
+}
+
+async fn pick_loop(
+    db: Db,
+    queue: Arc<Mutex<mpsc::Receiver<Ask>>>,
+    lease: Duration,
+    batch_max: usize,
+) {
+    while let Some(asks) = crate::batch::next(&queue, batch_max).await {
+        let (wanted, replies): (Vec<_>, Vec<_>) = asks
+            .into_iter()
+            .map(|a| ((a.target, a.ticket), a.reply))
+            .unzip();
+        // One statement in its own transaction: every lease in it commits, or none does.
+        match db
+            .run(move |conn| flights::pick_many(conn, &wanted, lease))
+            .await
+        {
+            Ok(picked) if picked.len() == replies.len() => {
+                for (reply, picked) in replies.into_iter().zip(picked) {
+                    let _ = reply.send(Ok(picked));
+                }
+            }
+            Ok(_) => {
+                let e = DbError::Task("a lease request got no answer of its own".to_owned());
+                answer_all(replies, e);
+            }
+            Err(e) => answer_all(replies, e),
+        }
+    }
+}
+
+/// Every request of a failed batch fails with its cause (and is retried as
+/// any database failure is: no lease was taken).
+fn answer_all(replies: Vec<oneshot::Sender<Result<Picked, DbError>>>, e: DbError) {
+    tracing::warn!(error = %ErrorChain(&e), checks = replies.len(), "taking leases failed; the checks will be retried");
+    let cause: Arc<dyn std::error::Error + Send + Sync> = Arc::new(e);
+    for reply in replies {
+        let _ = reply.send(Err(DbError::Unavailable(cause.clone())));
+    }
+}

@@ -1,0 +1,82 @@
+//! Lease pickers (`reconciler::pick`): the checks that start together take
+//! their leases in one statement, each answered as a single pick would be.
+
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::BigInt;
+use reconciler::pick::Picker;
+use shared::db::Db;
+use shared::db::flights::Picked;
+use shared::domain::Provider;
+use shared::providers::webhook::CheckTarget;
+use shared::testing::TestDb;
+
+fn target(id: &str) -> CheckTarget {
+    CheckTarget {
+        provider: Provider::Mono,
+        object_type: "collection_intent".to_owned(),
+        object_id: id.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn checks_starting_together_share_one_statement_and_each_get_their_own_answer() {
+    let test_db = TestDb::create();
+    // One connection, held below: every request queues behind it, so when it
+    // is free the two pickers have split the whole queue between them.
+    let db = Db::new(&test_db.url, 1, Duration::from_secs(10));
+    let picks = Picker::start(db.clone(), Duration::from_secs(60), 64, 64);
+    let (hold, release) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.run(move |_conn| {
+                let _ = release.blocking_recv();
+                Ok(())
+            })
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ids: Vec<String> = (0..20)
+        .map(|i| format!("cint_{i}"))
+        .chain(["cint_3".to_owned()])
+        .collect();
+    let asks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (picks, t) = (picks.clone(), target(id));
+            tokio::spawn(async move { picks.pick(&t, None).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    hold.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+
+    let mut run = 0;
+    for ask in asks {
+        match ask.await.unwrap().unwrap() {
+            Picked::Run { .. } => run += 1,
+            Picked::Busy => {}
+        }
+    }
+    assert_eq!(
+        run, 20,
+        "every object once; the repeat of cint_3 finds it busy"
+    );
+
+    // Rows written by one statement share its transaction id.
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let statements = diesel::sql_query(
+        "SELECT count(DISTINCT xmin::text)::bigint AS n FROM check_flights WHERE running_token IS NOT NULL",
+    )
+    .get_result::<Count>(&mut test_db.connect())
+    .unwrap()
+    .n;
+    assert!(statements <= 2, "21 picks took {statements} statements");
+}
