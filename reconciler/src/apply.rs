@@ -7,17 +7,18 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
-use shared::db::checks::{self, OrderLink};
 use shared::db::exceptions::{self, NewException};
 use shared::db::models::{NewOrderEvent, OrderRow};
 use shared::db::orders::{self, CheckedOrder};
 use shared::db::outbox::{self, NewMessage, PendingMessage};
-use shared::db::{DbError, inbox, order_events, settlements};
+use shared::db::{DbError, order_events, settlements};
 use shared::domain::money::format_cop;
 use shared::domain::reconcile::{Observation, decide};
 use shared::domain::{Currency, ExceptionKind, Money, OrderState};
 use shared::providers::check::{PaymentReport, RecordedCall};
 use shared::queue::message::{Cause, Exchange};
+
+use crate::commit::Later;
 
 /// What applying a report did, for logs, metrics and the inbox row.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +41,8 @@ fn fmt_amount(m: Option<Money>) -> String {
 }
 
 /// Applies `report`; `calls` (the provider calls that produced it) are stored
-/// in the same transaction, so a recorded check and its effect are one fact.
+/// in the same transaction, so a recorded check and its effect are one fact
+/// (they and the inbox outcome through `later`, written before the commit).
 /// Runs in the caller's transaction (the group commit's savepoint for this
 /// event, `crate::commit`), which it does not open itself: a nested one would
 /// be two more statements per event.
@@ -51,22 +53,19 @@ pub fn apply(
     order_expiry: Duration,
     calls: &[RecordedCall],
     picked_at: DateTime<Utc>,
+    later: &mut Later,
 ) -> Result<Applied, DbError> {
-    // Lock the order before anything else touches it: inserting the calls
-    // first would take a key-share lock through their foreign key, and two
-    // checks of one order would then deadlock upgrading to this lock.
+    // Lock the order before anything else touches it: anything taking a
+    // key-share lock on it first (the calls' foreign key, a settlement's)
+    // would make two checks of one order deadlock upgrading to this lock.
     let order = orders::lock_by_payment(conn, report.provider, &report.payment_id)?;
-    let link = match &order {
-        Some(o) => OrderLink::Known(o.id),
-        None => OrderLink::None,
-    };
-    checks::record(conn, calls, link, cause.inbox_id())?;
+    later.record_calls(calls, order.as_ref().map(|o| o.id), cause.inbox_id());
     let applied = match order {
         None => no_order(conn, report)?,
         Some(order) => with_order(conn, order, report, cause, order_expiry)?,
     };
     if let Some(inbox_id) = cause.inbox_id() {
-        inbox::mark_processed(conn, inbox_id, &applied.outcome, Some(picked_at))?;
+        later.mark_processed(inbox_id, &applied.outcome, Some(picked_at));
     }
     Ok(applied)
 }

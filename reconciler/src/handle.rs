@@ -4,12 +4,13 @@
 //! The single-flight rules are in `shared::db::flights`.
 
 use shared::db::flights::{self, Finish, Finished, Picked};
-use shared::db::{DbError, checks, inbox};
+use shared::db::{DbError, orders};
 use shared::providers::check::{CheckError, RecordedCall};
 use shared::queue::message::CheckMessage;
 use shared::telemetry::ErrorChain;
 
 use crate::apply::{self, Applied};
+use crate::commit::Later;
 use crate::consumer::retry_tier;
 use crate::context::Ctx;
 
@@ -132,12 +133,17 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
     // here, linked to the order when the object is the one orders register.
     let payment_id =
         (target.object_type == connector.payment_object_type()).then(|| target.object_id.clone());
-    let record = move |conn: &mut diesel::PgConnection, calls: &[RecordedCall]| {
-        let link = match &payment_id {
-            Some(id) => checks::OrderLink::Find(id),
-            None => checks::OrderLink::None,
+    let provider = target.provider;
+    let record = move |conn: &mut diesel::PgConnection,
+                       later: &mut Later,
+                       calls: &[RecordedCall]|
+          -> Result<(), DbError> {
+        let order_id = match &payment_id {
+            Some(id) if !calls.is_empty() => orders::id_by_payment(conn, provider, id)?,
+            _ => None,
         };
-        checks::record(conn, calls, link, inbox_id)
+        later.record_calls(calls, order_id, inbox_id);
+        Ok(())
     };
     let target_owned = target.clone();
     let flight_key = format!(
@@ -149,12 +155,13 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
         Ok(None) => {
             let done = ctx
                 .commits
-                .run(flight_key.clone(), move |conn| {
-                    record(conn, &calls)?;
+                .run(flight_key.clone(), move |conn, later| {
+                    record(conn, later, &calls)?;
                     if let Some(id) = inbox_id {
-                        inbox::mark_processed(conn, id, "not_a_payment", Some(picked_at))?;
+                        later.mark_processed(id, "not_a_payment", Some(picked_at));
                     }
-                    flights::finish(conn, &target_owned, token, Finish::Released)
+                    later.release(&target_owned, token);
+                    Ok(())
                 })
                 .await;
             match done {
@@ -170,9 +177,10 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
             let report_for_log = report.clone();
             let applied = ctx
                 .commits
-                .run(flight_key.clone(), move |conn| {
-                    let applied = apply::apply(conn, &report, &cause, expiry, &calls, picked_at)?;
-                    flights::finish(conn, &target_owned, token, Finish::Released)?;
+                .run(flight_key.clone(), move |conn, later| {
+                    let applied =
+                        apply::apply(conn, &report, &cause, expiry, &calls, picked_at, later)?;
+                    later.release(&target_owned, token);
                     Ok(applied)
                 })
                 .await;
@@ -209,8 +217,12 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
             };
             let finished = ctx
                 .commits
-                .run(flight_key.clone(), move |conn| {
-                    record(conn, &calls)?;
+                .run(flight_key.clone(), move |conn, later| {
+                    record(conn, later, &calls)?;
+                    // This finish is read at once, so it cannot wait for the
+                    // batch's end: what is gathered so far is written first,
+                    // keeping the lock order (an order's rows before a flight).
+                    later.flush(conn)?;
                     flights::finish(conn, &target_owned, token, how)
                 })
                 .await;
@@ -237,9 +249,10 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
         Err(CheckError::Final { reason }) => {
             let finished = ctx
                 .commits
-                .run(flight_key.clone(), move |conn| {
-                    record(conn, &calls)?;
-                    flights::finish(conn, &target_owned, token, Finish::Released)
+                .run(flight_key.clone(), move |conn, later| {
+                    record(conn, later, &calls)?;
+                    later.release(&target_owned, token);
+                    Ok(())
                 })
                 .await;
             match finished {

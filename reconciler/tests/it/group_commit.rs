@@ -43,7 +43,7 @@ fn stored(db: &TestDb) -> Vec<i64> {
 fn hold_the_writer(commits: &Committer) -> tokio::task::JoinHandle<Result<(), DbError>> {
     let c = commits.clone();
     tokio::spawn(async move {
-        c.run(String::new(), |conn| {
+        c.run(String::new(), |conn, _later| {
             diesel::sql_query("SELECT pg_sleep(0.5)").execute(conn)?;
             Ok(())
         })
@@ -59,7 +59,7 @@ fn submit(
 ) -> tokio::task::JoinHandle<Result<i64, DbError>> {
     let c = commits.clone();
     tokio::spawn(async move {
-        c.run(format!("k{i}"), move |conn| {
+        c.run(format!("k{i}"), move |conn, _later| {
             diesel::sql_query(format!("INSERT INTO scratch VALUES ({i})")).execute(conn)?;
             if let Some(sql) = poison {
                 diesel::sql_query(sql).execute(conn)?;
@@ -134,7 +134,7 @@ async fn an_answer_comes_only_after_the_commit() {
     let c = commits.clone();
     let url = db.url.clone();
     let seen_inside = c
-        .run("k".to_owned(), move |conn| {
+        .run("k".to_owned(), move |conn, _later| {
             diesel::sql_query("INSERT INTO scratch VALUES (1)").execute(conn)?;
             // Another session does not see the row before the commit...
             let mut other = <diesel::PgConnection as diesel::Connection>::establish(&url)
@@ -154,4 +154,83 @@ async fn an_answer_comes_only_after_the_commit() {
     assert_eq!(seen_inside, 0);
     // ...and does by the time the answer arrives.
     assert_eq!(stored(&db), vec![1]);
+}
+
+/// The writes a check defers to the end of the batch (`commit::Later`) belong
+/// to that check: when a sibling fails, the whole attempt's gathered writes go
+/// with its rollback, and on the savepoint run each check writes its own, so
+/// the failed one's are not committed and nobody's are written twice.
+#[tokio::test]
+async fn deferred_writes_commit_with_their_own_check_only() {
+    use shared::domain::Provider;
+    use shared::providers::check::RecordedCall;
+    let db = scratch();
+    let commits = Committer::start(db.db(), 1, 16, 64);
+    let held = hold_the_writer(&commits);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let c = commits.clone();
+            tokio::spawn(async move {
+                c.run(format!("k{i}"), move |conn, later| {
+                    let call = RecordedCall {
+                        provider: Provider::Mono,
+                        object_id: format!("cint_{i}"),
+                        method: "GET",
+                        path: format!("/v1/collection-intents/cint_{i}"),
+                        status: (i != 3).then_some(200),
+                        body: (i != 3).then(|| "{}".to_owned()),
+                        error: (i == 3).then(|| "timed out".to_owned()),
+                        latency: Duration::from_millis(50),
+                    };
+                    later.record_calls(&[call], None, None);
+                    if i == 1 {
+                        diesel::sql_query("SELECT 1/0").execute(conn)?;
+                    }
+                    Ok(())
+                })
+                .await
+            })
+        })
+        .collect();
+    held.await.unwrap().unwrap();
+    let answers: Vec<bool> = futures_ok(tasks).await;
+    assert_eq!(answers, vec![true, false, true, true]);
+
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Stored {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        object_id: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+        status_code: Option<i32>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        error: Option<String>,
+    }
+    let stored: Vec<Stored> = diesel::sql_query(
+        "SELECT object_id, status_code, error FROM provider_checks ORDER BY object_id",
+    )
+    .load(&mut db.connect())
+    .unwrap();
+    let row = |id: &str, status: Option<i32>, error: Option<&str>| Stored {
+        object_id: id.to_owned(),
+        status_code: status,
+        error: error.map(str::to_owned),
+    };
+    assert_eq!(
+        stored,
+        vec![
+            row("cint_0", Some(200), None),
+            row("cint_2", Some(200), None),
+            row("cint_3", None, Some("timed out")),
+        ]
+    );
+}
+
+/// Whether each task's work committed.
+async fn futures_ok(tasks: Vec<tokio::task::JoinHandle<Result<(), DbError>>>) -> Vec<bool> {
+    let mut ok = Vec::new();
+    for t in tasks {
+        ok.push(t.await.unwrap().is_ok());
+    }
+    ok
 }

@@ -139,7 +139,8 @@ async fn every_statement_a_check_keeps_prepared_finds_its_rows_through_an_index(
         "INSERT INTO check_flights",
         "WITH old AS",
         "UPDATE \"orders\" SET",
-        "INSERT INTO \"provider_checks\"",
+        // One statement for the whole batch's calls (`commit::Later`).
+        "INSERT INTO provider_checks",
         "INSERT INTO \"order_events\"",
         "INSERT INTO \"outbox\"",
         "UPDATE webhook_events SET processed_at",

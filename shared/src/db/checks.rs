@@ -1,8 +1,10 @@
 //! `provider_checks`: every provider call and what it answered.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 
 use super::DbError;
+use super::prepared::prepared;
 use super::schema::{orders, provider_checks};
 use crate::providers::check::RecordedCall;
 
@@ -70,6 +72,84 @@ pub fn record(
             .values(&row)
             .execute(conn)?;
     }
+    Ok(())
+}
+
+/// Calls to store together, each already linked to its order: the
+/// reconciler's group commit writes a whole batch's calls in one statement
+/// (docs/ARCHITECTURE.md, "Reconciler: group commit").
+#[derive(Debug, Default)]
+pub struct CallRows {
+    provider: Vec<&'static str>,
+    object_id: Vec<String>,
+    order_id: Vec<Option<uuid::Uuid>>,
+    webhook_event_id: Vec<Option<i64>>,
+    method: Vec<&'static str>,
+    path: Vec<String>,
+    status_code: Vec<Option<i32>>,
+    response_body: Vec<Option<String>>,
+    error: Vec<Option<String>>,
+    latency_ms: Vec<i32>,
+}
+
+impl CallRows {
+    /// Adds `calls`, linked to `order_id` and the webhook that caused them.
+    pub fn push(
+        &mut self,
+        calls: &[RecordedCall],
+        order_id: Option<uuid::Uuid>,
+        webhook_event_id: Option<i64>,
+    ) {
+        for c in calls {
+            self.provider.push(c.provider.as_str());
+            self.object_id.push(c.object_id.clone());
+            self.order_id.push(order_id);
+            self.webhook_event_id.push(webhook_event_id);
+            self.method.push(c.method);
+            self.path.push(c.path.clone());
+            self.status_code.push(c.status.map(i32::from));
+            self.response_body.push(c.body.clone());
+            self.error.push(c.error.clone());
+            self.latency_ms
+                .push(i32::try_from(c.latency.as_millis()).unwrap_or(i32::MAX));
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.provider.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.provider.is_empty()
+    }
+}
+
+/// Stores every call in `rows` with one statement, whatever their number.
+/// Prepared: it reads nothing but its arrays, so its one generic plan is
+/// the right plan at any size.
+pub fn insert_many(conn: &mut PgConnection, rows: &CallRows) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    prepared(
+        "INSERT INTO provider_checks (provider, object_id, order_id, webhook_event_id, method, path, \
+             status_code, response_body, error, latency_ms) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::bigint[], $5::text[], $6::text[], \
+             $7::int[], $8::text[], $9::text[], $10::int[])",
+        |q| {
+            q.bind::<Array<Text>, _>(&rows.provider)
+                .bind::<Array<Text>, _>(&rows.object_id)
+                .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(&rows.order_id)
+                .bind::<Array<Nullable<BigInt>>, _>(&rows.webhook_event_id)
+                .bind::<Array<Text>, _>(&rows.method)
+                .bind::<Array<Text>, _>(&rows.path)
+                .bind::<Array<Nullable<Integer>>, _>(&rows.status_code)
+                .bind::<Array<Nullable<Text>>, _>(&rows.response_body)
+                .bind::<Array<Nullable<Text>>, _>(&rows.error)
+                .bind::<Array<Integer>, _>(&rows.latency_ms)
+        },
+    )
+    .execute(conn)?;
     Ok(())
 }
 

@@ -15,6 +15,10 @@
 //! is the batch rolled back and run again with a savepoint per item. Work is
 //! therefore `FnMut`: it may run twice, the first run having been rolled back.
 //!
+//! Writes that nothing later in the transaction reads (the recorded calls,
+//! the inbox outcome, the end of the flight) go through [`Later`] and are
+//! written once for the whole batch just before the commit (`later`).
+//!
 //! Guarantees the caller relies on:
 //! - a work item's answer comes only after the commit that made it durable, so
 //!   the consumer acks only committed work;
@@ -30,12 +34,16 @@ use shared::db::{Db, DbError};
 use shared::telemetry::ErrorChain;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+mod later;
+pub use later::Later;
+
 /// Work for one event, type-erased so one batch carries any mix of results.
 trait Job: Send {
     /// What the batch is sorted by (see [`Committer::run`]).
     fn key(&self) -> &str;
-    /// Runs the work in the batch's open transaction, keeping its result.
-    fn run(&mut self, conn: &mut PgConnection) -> Result<(), DbError>;
+    /// Runs the work in the batch's open transaction, keeping its result;
+    /// its deferred writes go to `later`.
+    fn run(&mut self, conn: &mut PgConnection, later: &mut Later) -> Result<(), DbError>;
     /// Hands the kept result, or `failed`, to the caller waiting for it.
     fn settle(self: Box<Self>, failed: Option<DbError>);
 }
@@ -50,15 +58,15 @@ struct Typed<T, F> {
 impl<T, F> Job for Typed<T, F>
 where
     T: Send,
-    F: FnMut(&mut PgConnection) -> Result<T, DbError> + Send,
+    F: FnMut(&mut PgConnection, &mut Later) -> Result<T, DbError> + Send,
 {
     fn key(&self) -> &str {
         &self.key
     }
 
-    fn run(&mut self, conn: &mut PgConnection) -> Result<(), DbError> {
+    fn run(&mut self, conn: &mut PgConnection, later: &mut Later) -> Result<(), DbError> {
         self.output = None;
-        self.output = Some((self.work)(conn)?);
+        self.output = Some((self.work)(conn, later)?);
         Ok(())
     }
 
@@ -102,7 +110,8 @@ impl Committer {
     /// failed). `work` must not commit or roll back itself; a nested
     /// `conn.transaction` inside it is a savepoint. It may run a second time
     /// after its first run was rolled back (a sibling in the batch failed), so
-    /// it must have no effect outside the connection.
+    /// it must have no effect outside the connection and `Later`, which is
+    /// written before the commit of the run that gathered it.
     ///
     /// A batch runs its work in `key` order (byte order). The reconciler passes
     /// the check's flight key, the one row every check locks that the ingress
@@ -115,7 +124,7 @@ impl Committer {
     pub async fn run<T, F>(&self, key: String, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnMut(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
+        F: FnMut(&mut PgConnection, &mut Later) -> Result<T, DbError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(Typed {
@@ -158,16 +167,17 @@ fn commit(conn: &mut PgConnection, mut jobs: Vec<Box<dyn Job>>) {
     if jobs.len() == 1
         && let Some(mut job) = jobs.pop()
     {
-        let done = conn.transaction::<_, DbError, _>(|conn| job.run(conn));
+        let done = conn.transaction::<_, DbError, _>(|conn| run_alone(conn, job.as_mut()));
         job.settle(done.err());
         return;
     }
     jobs.sort_by(|a, b| a.key().cmp(b.key()));
     let whole = conn.transaction::<_, DbError, _>(|conn| {
+        let mut later = Later::default();
         for job in jobs.iter_mut() {
-            job.run(conn)?;
+            job.run(conn, &mut later)?;
         }
-        Ok(())
+        later.flush(conn)
     });
     let outcome = match whole {
         Ok(()) => Ok(jobs.iter().map(|_| None).collect()),
@@ -176,7 +186,7 @@ fn commit(conn: &mut PgConnection, mut jobs: Vec<Box<dyn Job>>) {
         Err(_) => conn.transaction::<_, DbError, _>(|conn| {
             Ok(jobs
                 .iter_mut()
-                .map(|job| conn.transaction(|conn| job.run(conn)).err())
+                .map(|job| conn.transaction(|conn| run_alone(conn, job.as_mut())).err())
                 .collect::<Vec<_>>())
         }),
     };
@@ -194,4 +204,11 @@ fn commit(conn: &mut PgConnection, mut jobs: Vec<Box<dyn Job>>) {
             }
         }
     }
+}
+
+/// One job with its own deferred writes (a batch of one, or the savepoint path).
+fn run_alone(conn: &mut PgConnection, job: &mut dyn Job) -> Result<(), DbError> {
+    let mut later = Later::default();
+    job.run(conn, &mut later)?;
+    later.flush(conn)
 }
