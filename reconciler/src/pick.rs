@@ -75,9 +75,11 @@ async fn pick_loop(
             .into_iter()
             .map(|a| ((a.target, a.ticket), a.reply))
             .unzip();
+        let wanted = Arc::new(wanted);
         // One statement in its own transaction: every lease in it commits, or none does.
+        let batch = wanted.clone();
         match db
-            .run(move |conn| flights::pick_many(conn, &wanted, lease))
+            .run(move |conn| flights::pick_many(conn, &batch, lease))
             .await
         {
             Ok(picked) if picked.len() == replies.len() => {
@@ -89,8 +91,39 @@ async fn pick_loop(
                 let e = DbError::Task("a lease request got no answer of its own".to_owned());
                 answer_all(replies, e);
             }
+            // The statement refused something in it (not the connection):
+            // one request must not fail the others, so each goes alone.
+            Err(e) if !e.is_unavailable() && replies.len() > 1 => {
+                tracing::warn!(error = %ErrorChain(&e), checks = replies.len(), "taking leases together failed; taking them one by one");
+                one_by_one(&db, wanted, replies, lease).await;
+            }
             Err(e) => answer_all(replies, e),
         }
+    }
+}
+
+/// Each request in its own statement, answered with its own result.
+async fn one_by_one(
+    db: &Db,
+    wanted: Arc<Vec<(CheckTarget, Option<i64>)>>,
+    replies: Vec<oneshot::Sender<Result<Picked, DbError>>>,
+    lease: Duration,
+) {
+    let answers = db
+        .run(move |conn| {
+            Ok(wanted
+                .iter()
+                .map(|(target, ticket)| flights::pick(conn, target, *ticket, lease))
+                .collect::<Vec<_>>())
+        })
+        .await;
+    match answers {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
+            }
+        }
+        Err(e) => answer_all(replies, e),
     }
 }
 

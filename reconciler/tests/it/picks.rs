@@ -80,3 +80,41 @@ async fn checks_starting_together_share_one_statement_and_each_get_their_own_ans
     .n;
     assert!(statements <= 2, "21 picks took {statements} statements");
 }
+
+/// A request the database refuses (here an object id PostgreSQL cannot store)
+/// fails alone: the others in its batch are taken one by one and succeed.
+#[tokio::test]
+async fn a_request_the_database_refuses_does_not_fail_the_others_in_its_batch() {
+    let test_db = TestDb::create();
+    let db = Db::new(&test_db.url, 1, Duration::from_secs(10));
+    let picks = Picker::start(db.clone(), Duration::from_secs(60), 64, 64);
+    let (hold, release) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn({
+        let db = db.clone();
+        async move {
+            db.run(move |_conn| {
+                let _ = release.blocking_recv();
+                Ok(())
+            })
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let asks: Vec<_> = ["cint_a", "cint_\0bad", "cint_b"]
+        .into_iter()
+        .map(|id| {
+            let (picks, t) = (picks.clone(), target(id));
+            tokio::spawn(async move { picks.pick(&t, None).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    hold.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    let mut answers = Vec::new();
+    for ask in asks {
+        answers.push(ask.await.unwrap());
+    }
+    assert!(matches!(answers[0], Ok(Picked::Run { .. })), "{answers:?}");
+    assert!(answers[1].is_err(), "{answers:?}");
+    assert!(matches!(answers[2], Ok(Picked::Run { .. })), "{answers:?}");
+}

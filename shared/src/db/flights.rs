@@ -17,7 +17,8 @@
 //!   already queued → coalesce: no message, the queued check re-queries the
 //!   provider after this request anyway (it has not been picked yet, and the
 //!   pick waits for the requester's commit on the row lock).
-//! - **Pick** ([`pick`], one statement, before the provider call): a live
+//! - **Pick** ([`pick`], or [`pick_many`] for the checks starting together;
+//!   one statement, before the provider call): a live
 //!   lease held by someone else → [`Picked::Busy`], the reconciler puts the
 //!   message back on a delay queue without spending a retry attempt;
 //!   otherwise take the lease and, when the message is the queued check (its
