@@ -77,8 +77,9 @@ pub fn record(
 
 /// Calls to store together, each already linked to its order: the
 /// reconciler's group commit writes a whole batch's calls in one statement
-/// (docs/ARCHITECTURE.md, "Reconciler: group commit").
-#[derive(Debug, Default)]
+/// (docs/ARCHITECTURE.md, "Reconciler: group commit"). `Debug` shows counts
+/// only: provider responses carry payer names and documents.
+#[derive(Default)]
 pub struct CallRows {
     provider: Vec<&'static str>,
     object_id: Vec<String>,
@@ -90,6 +91,23 @@ pub struct CallRows {
     response_body: Vec<Option<String>>,
     error: Vec<Option<String>>,
     latency_ms: Vec<i32>,
+}
+
+impl std::fmt::Debug for CallRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallRows")
+            .field("calls", &self.len())
+            .field(
+                "body_bytes",
+                &self
+                    .response_body
+                    .iter()
+                    .flatten()
+                    .map(String::len)
+                    .sum::<usize>(),
+            )
+            .finish()
+    }
 }
 
 impl CallRows {
@@ -168,4 +186,35 @@ pub fn link_to_order(
     .set(provider_checks::order_id.eq(order_id))
     .execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Provider;
+
+    #[test]
+    fn debug_of_calls_to_store_shows_no_response_body() {
+        let mut rows = CallRows::default();
+        let call = RecordedCall {
+            provider: Provider::Mono,
+            object_id: "cint_1".to_owned(),
+            method: "GET",
+            path: "/v1/collection-intents/cint_1".to_owned(),
+            status: Some(200),
+            body: Some(
+                r#"{"payer":{"document_number":"1033711400","email":"ana@example.com"}}"#
+                    .to_owned(),
+            ),
+            error: None,
+            latency: std::time::Duration::from_millis(50),
+        };
+        rows.push(&[call], None, Some(7));
+        let shown = format!("{rows:?}");
+        assert!(
+            !shown.contains("1033711400") && !shown.contains("ana@"),
+            "{shown}"
+        );
+        assert!(shown.contains("calls: 1"), "{shown}");
+    }
 }
