@@ -10,7 +10,7 @@ use diesel::PgConnection;
 use shared::db::exceptions::{self, NewException};
 use shared::db::models::{NewOrderEvent, OrderRow};
 use shared::db::orders::{self, CheckedOrder};
-use shared::db::outbox::{self, NewMessage, PendingMessage};
+use shared::db::outbox::NewMessage;
 use shared::db::{DbError, order_events, settlements};
 use shared::domain::money::format_cop;
 use shared::domain::reconcile::{Observation, decide};
@@ -18,7 +18,7 @@ use shared::domain::{Currency, ExceptionKind, Money, OrderState};
 use shared::providers::check::{PaymentReport, RecordedCall};
 use shared::queue::message::{Cause, Exchange};
 
-use crate::commit::Later;
+use crate::commit::{Announcement, Later};
 
 /// What applying a report did, for logs, metrics and the inbox row.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +26,7 @@ pub struct Applied {
     pub outcome: String,
     pub moved: Option<(OrderState, OrderState)>,
     /// The order event written for `pse.orders`, to publish after the commit.
-    pub message: Option<PendingMessage>,
+    pub message: Option<Announcement>,
     pub exceptions: Vec<ExceptionKind>,
 }
 
@@ -62,7 +62,7 @@ pub fn apply(
     later.record_calls(calls, order.as_ref().map(|o| o.id), cause.inbox_id());
     let applied = match order {
         None => no_order(conn, report)?,
-        Some(order) => with_order(conn, order, report, cause, order_expiry)?,
+        Some(order) => with_order(conn, order, report, cause, order_expiry, later)?,
     };
     if let Some(inbox_id) = cause.inbox_id() {
         later.mark_processed(inbox_id, &applied.outcome, Some(picked_at));
@@ -140,6 +140,7 @@ fn with_order(
     report: &PaymentReport,
     cause: &Cause,
     order_expiry: Duration,
+    later: &mut Later,
 ) -> Result<Applied, DbError> {
     let now = Utc::now();
     let current: OrderState = order
@@ -235,16 +236,13 @@ fn with_order(
         // The merchant's other systems hear about it through the outbox, so the
         // announcement commits with the change and is never lost.
         let json = orders::one_with_details(conn, updated)?;
-        message = outbox::insert(
-            conn,
-            &NewMessage {
-                exchange: Exchange::Orders,
-                routing_key: format!("order.{}", to.as_str()),
-                message_id: format!("order-{}-{event_id}", order.id),
-                payload: serde_json::to_value(&json)?,
-                inbox_id: cause.inbox_id(),
-            },
-        )?;
+        message = Some(later.announce(NewMessage {
+            exchange: Exchange::Orders,
+            routing_key: format!("order.{}", to.as_str()),
+            message_id: format!("order-{}-{event_id}", order.id),
+            payload: serde_json::to_value(&json)?,
+            inbox_id: cause.inbox_id(),
+        }));
     }
     let outcome = match moved {
         Some((from, to)) => format!("moved:{from}->{to}"),

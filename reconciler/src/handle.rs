@@ -191,7 +191,8 @@ async fn process_message(ctx: &Ctx, message: &CheckMessage, attempt: usize) -> D
                     exceptions,
                     ..
                 }) => {
-                    ctx.relay.publish_now(announcement.into_iter().collect());
+                    ctx.relay
+                        .publish_now(announcement.and_then(|a| a.written()).into_iter().collect());
                     tracing::info!(
                         provider = %report_for_log.provider,
                         payment_id = %report_for_log.payment_id,

@@ -267,3 +267,50 @@ async fn every_pooled_connection_carries_the_session_limits() {
     assert!(started.elapsed() < Duration::from_secs(2));
     holder.batch_execute("ROLLBACK").unwrap();
 }
+
+/// `insert_many` answers each message as one `insert` after another would:
+/// a row for a new message id, `None` for one already stored or repeated
+/// earlier in the same call; the rows are leased to the writer.
+#[test]
+fn many_messages_in_one_statement_are_stored_as_one_by_one_inserts_would_be() {
+    let db = TestDb::create();
+    let mut conn = db.connect();
+    let earlier = outbox::insert(&mut conn, &message(1, "many")).unwrap();
+    assert!(earlier.is_some());
+    let batch = [
+        message(2, "many"),
+        message(1, "many"),
+        message(3, "many"),
+        message(2, "many"),
+    ];
+    let answers = outbox::insert_many(&mut conn, &batch).unwrap();
+    let ids: Vec<Option<&str>> = answers
+        .iter()
+        .map(|a| a.as_ref().map(|m| m.message_id.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            Some(batch[0].message_id.as_str()),
+            None,
+            Some(batch[2].message_id.as_str()),
+            None
+        ]
+    );
+    let written = answers[0].as_ref().unwrap();
+    assert_eq!(written.payload, batch[0].payload);
+    assert_eq!(written.headers, outbox::headers_for(&batch[0]));
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+        #[diesel(sql_type = BigInt)]
+        leased: i64,
+    }
+    let stored: Stored = diesel::sql_query(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE lease_until > now()) AS leased FROM outbox",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!((stored.n, stored.leased), (3, 3));
+}

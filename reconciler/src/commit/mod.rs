@@ -16,7 +16,7 @@
 //! therefore `FnMut`: it may run twice, the first run having been rolled back.
 //!
 //! Writes that nothing later in the transaction reads (the recorded calls,
-//! the inbox outcome, the end of the flight) go through [`Later`] and are
+//! the announcement, the inbox outcome, the end of the flight) go through [`Later`] and are
 //! written once for the whole batch just before the commit (`later`).
 //!
 //! Guarantees the caller relies on:
@@ -35,7 +35,7 @@ use shared::telemetry::ErrorChain;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 mod later;
-pub use later::Later;
+pub use later::{Announcement, Later};
 
 /// Work for one event, type-erased so one batch carries any mix of results.
 trait Job: Send {

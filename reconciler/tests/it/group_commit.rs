@@ -159,7 +159,8 @@ async fn an_answer_comes_only_after_the_commit() {
 /// The writes a check defers to the end of the batch (`commit::Later`) belong
 /// to that check: when a sibling fails, the whole attempt's gathered writes go
 /// with its rollback, and on the savepoint run each check writes its own, so
-/// the failed one's are not committed and nobody's are written twice.
+/// the failed one's are not committed, nobody's are written twice, and each
+/// committed check learns the outbox row its announcement became.
 #[tokio::test]
 async fn deferred_writes_commit_with_their_own_check_only() {
     use shared::domain::Provider;
@@ -184,18 +185,48 @@ async fn deferred_writes_commit_with_their_own_check_only() {
                         latency: Duration::from_millis(50),
                     };
                     later.record_calls(&[call], None, None);
+                    let announced = later.announce(shared::db::outbox::NewMessage {
+                        exchange: shared::queue::message::Exchange::Orders,
+                        routing_key: "order.paid".to_owned(),
+                        message_id: format!("order-{i}"),
+                        payload: serde_json::json!({ "i": i }),
+                        inbox_id: None,
+                    });
                     if i == 1 {
                         diesel::sql_query("SELECT 1/0").execute(conn)?;
                     }
-                    Ok(())
+                    Ok(announced)
                 })
                 .await
             })
         })
         .collect();
     held.await.unwrap().unwrap();
-    let answers: Vec<bool> = futures_ok(tasks).await;
-    assert_eq!(answers, vec![true, false, true, true]);
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap().map(|a| a.written().map(|m| m.message_id)));
+    }
+    let written: Vec<Option<String>> = answers.into_iter().map(|a| a.ok().flatten()).collect();
+    assert_eq!(
+        written,
+        vec![
+            Some("order-0".to_owned()),
+            None,
+            Some("order-2".to_owned()),
+            Some("order-3".to_owned())
+        ],
+        "each committed check learns its own outbox row; the failed one has none"
+    );
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let outbox_rows = diesel::sql_query("SELECT count(*) AS n FROM outbox")
+        .get_result::<N>(&mut db.connect())
+        .unwrap()
+        .n;
+    assert_eq!(outbox_rows, 3);
 
     #[derive(diesel::QueryableByName, Debug, PartialEq)]
     struct Stored {
@@ -224,13 +255,4 @@ async fn deferred_writes_commit_with_their_own_check_only() {
             row("cint_3", None, Some("timed out")),
         ]
     );
-}
-
-/// Whether each task's work committed.
-async fn futures_ok(tasks: Vec<tokio::task::JoinHandle<Result<(), DbError>>>) -> Vec<bool> {
-    let mut ok = Vec::new();
-    for t in tasks {
-        ok.push(t.await.unwrap().is_ok());
-    }
-    ok
 }

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Text};
 
 use super::DbError;
-use super::prepared::Prepared;
+use super::prepared::{Prepared, prepared};
 use super::schema::outbox;
 use crate::queue::message::Exchange;
 
@@ -77,6 +77,72 @@ pub fn insert(conn: &mut PgConnection, m: &NewMessage) -> Result<Option<PendingM
         headers,
         created_at,
     }))
+}
+
+/// [`insert`] for several messages in one statement (the reconciler's group
+/// commit writes a batch's announcements together). One answer per message,
+/// in order; a message whose `message_id` is already stored, or repeats an
+/// earlier one in `messages`, is `None`, as a second [`insert`] would be.
+/// Prepared: it reads nothing but its arrays and the unique index.
+pub fn insert_many(
+    conn: &mut PgConnection,
+    messages: &[NewMessage],
+) -> Result<Vec<Option<PendingMessage>>, DbError> {
+    if let [one] = messages {
+        return Ok(vec![insert(conn, one)?]);
+    }
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        message_id: String,
+        #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+        created_at: DateTime<Utc>,
+    }
+    let headers: Vec<serde_json::Value> = messages.iter().map(headers_for).collect();
+    let inserted: Vec<Inserted> = prepared(
+        "INSERT INTO outbox (exchange, routing_key, message_id, payload, headers, lease_until) \
+         SELECT e, r, m, p, h, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[]) \
+             AS u(e, r, m, p, h) \
+         ON CONFLICT (message_id) DO NOTHING \
+         RETURNING id, message_id, created_at",
+        |q| {
+            q.bind::<Array<Text>, _>(messages.iter().map(|m| m.exchange.as_str()).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(messages.iter().map(|m| m.routing_key.as_str()).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(messages.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>())
+                .bind::<Array<diesel::sql_types::Jsonb>, _>(messages.iter().map(|m| &m.payload).collect::<Vec<_>>())
+                .bind::<Array<diesel::sql_types::Jsonb>, _>(&headers)
+                .bind::<diesel::sql_types::Timestamptz, _>(
+                    Utc::now() + chrono::Duration::seconds(i64::from(WRITER_LEASE_SECS)),
+                )
+        },
+    )
+    .load(conn)?;
+    let mut by_id: std::collections::HashMap<String, (i64, DateTime<Utc>)> = inserted
+        .into_iter()
+        .map(|r| (r.message_id, (r.id, r.created_at)))
+        .collect();
+    Ok(messages
+        .iter()
+        .zip(headers)
+        .map(|(m, headers)| {
+            by_id
+                .remove(&m.message_id)
+                .map(|(id, created_at)| PendingMessage {
+                    id,
+                    exchange: m.exchange.as_str().to_owned(),
+                    routing_key: m.routing_key.clone(),
+                    message_id: m.message_id.clone(),
+                    payload: m.payload.clone(),
+                    headers,
+                    created_at,
+                })
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, PartialEq, QueryableByName)]
