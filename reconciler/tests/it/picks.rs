@@ -6,8 +6,8 @@ use std::time::Duration;
 use diesel::RunQueryDsl;
 use diesel::sql_types::BigInt;
 use reconciler::pick::Picker;
-use shared::db::Db;
 use shared::db::flights::Picked;
+use shared::db::{Db, DbError};
 use shared::domain::Provider;
 use shared::providers::webhook::CheckTarget;
 use shared::testing::TestDb;
@@ -20,11 +20,10 @@ fn target(id: &str) -> CheckTarget {
     }
 }
 
-#[tokio::test]
-async fn checks_starting_together_share_one_statement_and_each_get_their_own_answer() {
-    let test_db = TestDb::create();
-    // One connection, held below: every request queues behind it, so when it
-    // is free the two pickers have split the whole queue between them.
+/// Asks for the leases of `ids` at once while the pool's only connection is
+/// held, so every request queues and, once it is free, the two pickers have
+/// split the whole queue between them. The answers, in the order asked.
+async fn picked_together(test_db: &TestDb, ids: &[String]) -> Vec<Result<Picked, DbError>> {
     let db = Db::new(&test_db.url, 1, Duration::from_secs(10));
     let picks = Picker::start(db.clone(), Duration::from_secs(60), 64, 64);
     let (hold, release) = tokio::sync::oneshot::channel::<()>();
@@ -39,10 +38,6 @@ async fn checks_starting_together_share_one_statement_and_each_get_their_own_ans
         }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let ids: Vec<String> = (0..20)
-        .map(|i| format!("cint_{i}"))
-        .chain(["cint_3".to_owned()])
-        .collect();
     let asks: Vec<_> = ids
         .iter()
         .map(|id| {
@@ -53,17 +48,32 @@ async fn checks_starting_together_share_one_statement_and_each_get_their_own_ans
     tokio::time::sleep(Duration::from_millis(300)).await;
     hold.send(()).unwrap();
     holder.await.unwrap().unwrap();
-
-    let mut run = 0;
+    let mut answers = Vec::new();
     for ask in asks {
-        match ask.await.unwrap().unwrap() {
-            Picked::Run { .. } => run += 1,
-            Picked::Busy => {}
-        }
+        answers.push(ask.await.unwrap());
     }
+    answers
+}
+
+#[tokio::test]
+async fn checks_starting_together_share_one_statement_and_each_get_their_own_answer() {
+    let test_db = TestDb::create();
+    let ids: Vec<String> = (0..20)
+        .map(|i| format!("cint_{i}"))
+        .chain(["cint_3".to_owned()])
+        .collect();
+    let answers = picked_together(&test_db, &ids).await;
+    let run = answers
+        .iter()
+        .filter(|a| matches!(a, Ok(Picked::Run { .. })))
+        .count();
     assert_eq!(
         run, 20,
         "every object once; the repeat of cint_3 finds it busy"
+    );
+    assert!(
+        answers.iter().all(Result::is_ok),
+        "nothing failed: {answers:?}"
     );
 
     // Rows written by one statement share its transaction id.
@@ -86,34 +96,8 @@ async fn checks_starting_together_share_one_statement_and_each_get_their_own_ans
 #[tokio::test]
 async fn a_request_the_database_refuses_does_not_fail_the_others_in_its_batch() {
     let test_db = TestDb::create();
-    let db = Db::new(&test_db.url, 1, Duration::from_secs(10));
-    let picks = Picker::start(db.clone(), Duration::from_secs(60), 64, 64);
-    let (hold, release) = tokio::sync::oneshot::channel::<()>();
-    let holder = tokio::spawn({
-        let db = db.clone();
-        async move {
-            db.run(move |_conn| {
-                let _ = release.blocking_recv();
-                Ok(())
-            })
-            .await
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let asks: Vec<_> = ["cint_a", "cint_\0bad", "cint_b"]
-        .into_iter()
-        .map(|id| {
-            let (picks, t) = (picks.clone(), target(id));
-            tokio::spawn(async move { picks.pick(&t, None).await })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    hold.send(()).unwrap();
-    holder.await.unwrap().unwrap();
-    let mut answers = Vec::new();
-    for ask in asks {
-        answers.push(ask.await.unwrap());
-    }
+    let ids = ["cint_a", "cint_\0bad", "cint_b"].map(str::to_owned);
+    let answers = picked_together(&test_db, &ids).await;
     assert!(matches!(answers[0], Ok(Picked::Run { .. })), "{answers:?}");
     assert!(answers[1].is_err(), "{answers:?}");
     assert!(matches!(answers[2], Ok(Picked::Run { .. })), "{answers:?}");

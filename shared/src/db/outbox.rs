@@ -42,6 +42,11 @@ pub fn headers_for(m: &NewMessage) -> serde_json::Value {
 /// the background relay takes the row over.
 pub const WRITER_LEASE_SECS: i32 = 60;
 
+/// Until when a message written now belongs to its writer ([`WRITER_LEASE_SECS`]).
+fn writer_lease_until() -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::seconds(i64::from(WRITER_LEASE_SECS))
+}
+
 /// Inserts a message, leased to the caller so it can publish it right after
 /// the commit ([`crate::queue::relay::Relay::publish_now`]) without another
 /// update; the background relay only takes it if that does not happen. A
@@ -58,9 +63,7 @@ pub fn insert(conn: &mut PgConnection, m: &NewMessage) -> Result<Option<PendingM
                     payload: &m.payload,
                     headers: headers.clone(),
                 },
-                outbox::lease_until.eq(Some(
-                    Utc::now() + chrono::Duration::seconds(i64::from(WRITER_LEASE_SECS)),
-                )),
+                outbox::lease_until.eq(Some(writer_lease_until())),
             ))
             .on_conflict(outbox::message_id)
             .do_nothing()
@@ -68,15 +71,7 @@ pub fn insert(conn: &mut PgConnection, m: &NewMessage) -> Result<Option<PendingM
     )
     .get_result(conn)
     .optional()?;
-    Ok(inserted.map(|(id, created_at)| PendingMessage {
-        id,
-        exchange: m.exchange.as_str().to_owned(),
-        routing_key: m.routing_key.clone(),
-        message_id: m.message_id.clone(),
-        payload: m.payload.clone(),
-        headers,
-        created_at,
-    }))
+    Ok(inserted.map(|(id, created_at)| PendingMessage::written(m, headers, id, created_at)))
 }
 
 /// [`insert`] for several messages in one statement (the reconciler's group
@@ -116,9 +111,7 @@ pub fn insert_many(
                 .bind::<Array<Text>, _>(messages.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>())
                 .bind::<Array<diesel::sql_types::Jsonb>, _>(messages.iter().map(|m| &m.payload).collect::<Vec<_>>())
                 .bind::<Array<diesel::sql_types::Jsonb>, _>(&headers)
-                .bind::<diesel::sql_types::Timestamptz, _>(
-                    Utc::now() + chrono::Duration::seconds(i64::from(WRITER_LEASE_SECS)),
-                )
+                .bind::<diesel::sql_types::Timestamptz, _>(writer_lease_until())
         },
     )
     .load(conn)?;
@@ -132,15 +125,7 @@ pub fn insert_many(
         .map(|(m, headers)| {
             by_id
                 .remove(&m.message_id)
-                .map(|(id, created_at)| PendingMessage {
-                    id,
-                    exchange: m.exchange.as_str().to_owned(),
-                    routing_key: m.routing_key.clone(),
-                    message_id: m.message_id.clone(),
-                    payload: m.payload.clone(),
-                    headers,
-                    created_at,
-                })
+                .map(|(id, created_at)| PendingMessage::written(m, headers, id, created_at))
         })
         .collect())
 }
@@ -155,6 +140,26 @@ pub struct PendingMessage {
     pub payload: serde_json::Value,
     pub headers: serde_json::Value,
     pub created_at: DateTime<Utc>,
+}
+
+impl PendingMessage {
+    /// The row `m` became, from what the insert returned.
+    fn written(
+        m: &NewMessage,
+        headers: serde_json::Value,
+        id: i64,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        PendingMessage {
+            id,
+            exchange: m.exchange.as_str().to_owned(),
+            routing_key: m.routing_key.clone(),
+            message_id: m.message_id.clone(),
+            payload: m.payload.clone(),
+            headers,
+            created_at,
+        }
+    }
 }
 
 /// Leases up to `limit` unpublished rows (oldest first) for `lease_secs`,
