@@ -1,7 +1,33 @@
 //! Taking the next batch off a queue that several loops share: the group
-//! commit's writers (`crate::commit`) and the lease pickers (`crate::pick`).
+//! commit's writers (`crate::commit`) and the lease pickers (`crate::pick`);
+//! and the caller's side, queueing one request and waiting for its answer.
 
-use tokio::sync::{Mutex, mpsc};
+use std::sync::Arc;
+
+use shared::db::DbError;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// Why a caller got no answer: the loop holding its request dropped it
+/// unanswered (its batch never reached the database, or the loop panicked).
+/// The loop logged the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("the batch holding this request did not complete")]
+struct Unanswered;
+
+/// Queues `request` for the loops reading `queue` and waits for the answer
+/// they send on `answer`; a request dropped unanswered is a retryable error.
+pub async fn ask<T, R>(
+    queue: &mpsc::Sender<T>,
+    request: T,
+    answer: oneshot::Receiver<Result<R, DbError>>,
+) -> Result<R, DbError> {
+    queue.send(request).await.map_err(unanswered)?;
+    answer.await.map_err(unanswered)?
+}
+
+fn unanswered<E>(_dropped: E) -> DbError {
+    DbError::Unavailable(Arc::new(Unanswered))
+}
 
 /// Waits for one item, then takes whatever else is already waiting, up to
 /// `max` in all; `None` once every sender is gone. One loop collects at a

@@ -22,11 +22,6 @@ struct Ask {
     reply: oneshot::Sender<Result<Picked, DbError>>,
 }
 
-/// Why a caller got no answer: its picker stopped (a panic). It logged the cause.
-#[derive(Debug, thiserror::Error)]
-#[error("the lease request was not answered")]
-struct Unanswered;
-
 /// The handle checks take their lease through; cheap to clone.
 #[derive(Clone)]
 pub struct Picker {
@@ -54,13 +49,7 @@ impl Picker {
             ticket,
             reply,
         };
-        self.queue
-            .send(ask)
-            .await
-            .map_err(|_| DbError::Unavailable(Arc::new(Unanswered)))?;
-        answer
-            .await
-            .map_err(|_| DbError::Unavailable(Arc::new(Unanswered)))?
+        crate::batch::ask(&self.queue, ask, answer).await
     }
 }
 

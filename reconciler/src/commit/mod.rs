@@ -81,12 +81,6 @@ where
     }
 }
 
-/// Why a caller got no answer: the batch never reached the database (no
-/// connection), or its writer panicked. The writer logged the cause.
-#[derive(Debug, thiserror::Error)]
-#[error("the group commit holding this work did not complete")]
-struct Lost;
-
 /// The handle callers submit work through; cheap to clone.
 #[derive(Clone)]
 pub struct Committer {
@@ -133,20 +127,15 @@ impl Committer {
             output: None,
             reply,
         });
-        self.queue
-            .send(job)
-            .await
-            .map_err(|_| DbError::Unavailable(Arc::new(Lost)))?;
-        answer
-            .await
-            .map_err(|_| DbError::Unavailable(Arc::new(Lost)))?
+        crate::batch::ask(&self.queue, job, answer).await
     }
 }
 
 async fn write_loop(db: Db, queue: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>, batch_max: usize) {
     // One writer collects at a time; the others are committing meanwhile.
     while let Some(jobs) = crate::batch::next(&queue, batch_max).await {
-        // Jobs dropped unsettled (no connection, a panic) answer `Lost` to their callers.
+        // Jobs dropped unsettled (no connection, a panic) answer their callers
+        // with a retryable error (`batch::ask`).
         if let Err(e) = db
             .run(move |conn| {
                 commit(conn, jobs);
