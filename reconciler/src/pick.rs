@@ -2,7 +2,10 @@
 //! (`flights::pick_many`) instead of one connection check-out and one
 //! statement each: under load, dozens of handlers reach their pick at once.
 //! The lease still commits before its provider call, alone in its
-//! transaction, as the single-flight rules require (`shared::db::flights`).
+//! transaction, as the single-flight rules require (`shared::db::flights`),
+//! on the soft-state pool (`Db::soft_state`): visible to every process at
+//! once, without waiting for the disk, since a lease lost in a database
+//! crash only lets a second, harmless check of the object run.
 
 use std::sync::Arc;
 use std::time::Duration;

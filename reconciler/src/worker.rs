@@ -45,7 +45,7 @@ pub async fn context(config: Config, name: &str) -> Result<Arc<Ctx>, StartError>
         usize::from(config.reconciler_concurrency),
     );
     let picks = Picker::start(
-        parts.db.clone(),
+        parts.soft_db.clone(),
         shared::db::flights::lease_for(config.provider_timeout),
         config.reconciler_batch_max,
         usize::from(config.reconciler_concurrency),

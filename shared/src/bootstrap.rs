@@ -1,6 +1,7 @@
 //! What both binaries set up at start: migrations, the pool, the broker
 //! connection, the provider clients, metrics and the outbox relay.
-//! Two pools: one reserved for ingestion and the relay, one for the rest.
+//! Three pools: one reserved for ingestion, a small one for soft state (the
+//! relay's claims and marks, the reconciler's flight leases), one for the rest.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +23,11 @@ pub enum BootError {
 
 pub struct Parts {
     pub db: Db,
-    /// The pool reserved for webhook ingestion and the relay.
+    /// The pool reserved for webhook ingestion.
     pub ingest_db: Db,
+    /// Writes whose loss in a database crash only repeats work: the relay's
+    /// and the reconciler's lease pickers' ([`Db::soft_state`]).
+    pub soft_db: Db,
     pub broker: Broker,
     pub connectors: Connectors,
     pub metrics: Arc<Metrics>,
@@ -49,13 +53,16 @@ pub async fn start(config: &Config, name: &str) -> Result<Parts, BootError> {
         Duration::from_secs(1),
         config.ops.ingest_limits,
     );
+    // Soft state: the relay's and the pickers' commits do not wait for the
+    // disk; the same short limits as ingestion, whose rows the relay carries.
+    let soft_db = Db::soft_state(config.database_url.expose(), config.ops.ingest_limits);
     let topology = Topology::new(config.amqp_name_prefix.clone(), config.retry_delays.clone());
     let broker = Broker::start(config.amqp_url.clone(), topology, name);
     let http = crate::http::client(config.provider_connect_timeout, config.provider_timeout)
         .map_err(BootError::Http)?;
     let metrics = Arc::new(Metrics::new());
     let relay = Relay::start(
-        ingest_db.clone(),
+        soft_db.clone(),
         broker.clone(),
         metrics.clone(),
         Pace::from_config(&config.ops),
@@ -64,6 +71,7 @@ pub async fn start(config: &Config, name: &str) -> Result<Parts, BootError> {
         connectors: Connectors::from_config(config, http),
         db,
         ingest_db,
+        soft_db,
         broker,
         metrics,
         relay,

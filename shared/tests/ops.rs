@@ -213,6 +213,38 @@ struct Setting {
     setting: String,
 }
 
+/// The soft-state pool (flight leases, the relay's claims and marks) commits
+/// without waiting for the WAL flush; every other pool keeps the server's
+/// `synchronous_commit`, which may be stronger than `on`.
+#[tokio::test]
+async fn only_the_soft_state_pool_commits_without_waiting_for_the_disk() {
+    let db = TestDb::create();
+    let limits = SessionLimits {
+        statement_timeout: Duration::from_secs(5),
+        lock_timeout: Duration::from_secs(1),
+        idle_in_transaction_timeout: Duration::from_secs(5),
+    };
+    let setting = |pool: Db| async move {
+        pool.run(|conn| {
+            let s: Setting =
+                diesel::sql_query("SELECT current_setting('synchronous_commit') AS setting")
+                    .get_result(conn)?;
+            Ok(s.setting)
+        })
+        .await
+        .unwrap()
+    };
+    let soft = Db::soft_state(&db.url, limits);
+    let durable = Db::with_limits(&db.url, 1, Duration::from_secs(5), limits);
+    let server: Setting =
+        diesel::sql_query("SELECT current_setting('synchronous_commit') AS setting")
+            .get_result(&mut db.connect())
+            .unwrap();
+    assert_eq!(setting(soft).await, "off");
+    assert_eq!(setting(durable).await, server.setting);
+    assert_ne!(server.setting, "off", "the test server must commit durably");
+}
+
 #[tokio::test]
 async fn every_pooled_connection_carries_the_session_limits() {
     let db = TestDb::create();

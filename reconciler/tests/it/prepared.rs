@@ -99,6 +99,28 @@ async fn every_statement_a_check_keeps_prepared_finds_its_rows_through_an_index(
         .unwrap()
         .expect("the order");
 
+    // The check took its lease on the soft-state pool (`Db::soft_state`),
+    // which this test cannot inspect; the same two lease statements, a lone
+    // pick and a batch, are prepared here on the inspected connection.
+    let lone = check_message("mono", "collection_intent", "prepared-lone").target;
+    let pair = ["prepared-a", "prepared-b"].map(|object| {
+        (
+            check_message("mono", "collection_intent", object).target,
+            None,
+        )
+    });
+    stack
+        .ctx()
+        .db
+        .run(move |conn| {
+            let lease = std::time::Duration::from_secs(30);
+            shared::db::flights::pick(conn, &lone, None, lease)?;
+            shared::db::flights::pick_many(conn, &pair, lease)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+
     let plans = stack
         .ctx()
         .db
@@ -137,6 +159,8 @@ async fn every_statement_a_check_keeps_prepared_finds_its_rows_through_an_index(
     // and planned on every event again).
     for expected in [
         "INSERT INTO check_flights",
+        // Several checks' leases in one statement (`reconciler/src/pick.rs`).
+        "WITH r AS",
         "WITH old AS",
         "UPDATE \"orders\" SET",
         // One statement for the whole batch's calls (`commit::Later`).

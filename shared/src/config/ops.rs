@@ -19,8 +19,9 @@ pub struct SessionLimits {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpsConfig {
-    /// Connections reserved for webhook ingestion and the outbox relay, so
-    /// slow API calls can never make a provider's delivery wait for one.
+    /// Connections reserved for webhook ingestion, so slow API calls can
+    /// never make a provider's delivery wait for one (the outbox relay has a
+    /// pool of its own: `db::SOFT_STATE_POOL_SIZE`).
     pub ingest_pool_size: u32,
     /// Ingestion and relay sessions: short, because a webhook must be
     /// answered well inside the providers' timeouts (Belvo: 5 s).

@@ -35,6 +35,15 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 /// webhook-api and reconciler can start at the same moment.
 const MIGRATION_LOCK_KEY: i64 = 0x5053_455f_4d49_4752; // "PSE_MIGR"
 
+/// Connections of the soft-state pool ([`Db::soft_state`]): the relay's one
+/// loop, the reconciler's two lease pickers and one spare for the relay's
+/// hand-backs.
+pub const SOFT_STATE_POOL_SIZE: u32 = 4;
+
+/// How long soft-state work waits for one of those connections: as long as
+/// ingestion's writers, whose rows the relay carries.
+pub const SOFT_STATE_WAIT: Duration = Duration::from_secs(1);
+
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
 
@@ -117,14 +126,34 @@ impl Db {
         connection_timeout: Duration,
         limits: SessionLimits,
     ) -> Self {
-        Self::build(url, max_size, connection_timeout, Some(limits))
+        let session = Limits {
+            limits,
+            commit: Commit::Durable,
+        };
+        Self::build(url, max_size, connection_timeout, Some(session))
+    }
+
+    /// The pool for soft state only ([`SOFT_STATE_POOL_SIZE`] connections,
+    /// waited for at most [`SOFT_STATE_WAIT`]): its transactions commit
+    /// without waiting for the WAL flush (`synchronous_commit = off`). Only for
+    /// writes whose loss in a database server crash repeats work and never
+    /// loses or doubles an effect: flight leases, outbox claims and published
+    /// marks (docs/ARCHITECTURE.md, "Soft state commits without waiting for
+    /// the disk"). What such a transaction wrote is visible to others at once
+    /// as usual; the next durable commit on the server flushes it too.
+    pub fn soft_state(url: &str, limits: SessionLimits) -> Self {
+        let session = Limits {
+            limits,
+            commit: Commit::Unflushed,
+        };
+        Self::build(url, SOFT_STATE_POOL_SIZE, SOFT_STATE_WAIT, Some(session))
     }
 
     fn build(
         url: &str,
         max_size: u32,
         connection_timeout: Duration,
-        limits: Option<SessionLimits>,
+        limits: Option<Limits>,
     ) -> Self {
         let mut builder = Pool::<ConnectionManager<PgConnection>>::builder()
             .max_size(max_size)
@@ -137,7 +166,7 @@ impl Db {
             // (docs/ARCHITECTURE.md, "Reconciler: group commit").
             .test_on_check_out(true);
         if let Some(limits) = limits {
-            builder = builder.connection_customizer(Box::new(Limits(limits)));
+            builder = builder.connection_customizer(Box::new(limits));
         }
         Self {
             pool: builder.build_unchecked(ConnectionManager::new(url)),
@@ -204,19 +233,36 @@ pub fn try_session_lock(conn: &mut PgConnection, key: i64) -> Result<bool, DbErr
 
 /// Sets [`SessionLimits`] when r2d2 opens a connection: a runaway query, a
 /// lock wait or an abandoned transaction ends on the server's side rather
-/// than holding a pooled connection (and what it locked) for ever.
+/// than holding a pooled connection (and what it locked) for ever. A
+/// [`Db::soft_state`] pool's sessions also commit without waiting for the disk.
 #[derive(Debug)]
-struct Limits(SessionLimits);
+struct Limits {
+    limits: SessionLimits,
+    commit: Commit,
+}
+
+/// When a commit answers: after its WAL is flushed, or at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    Durable,
+    Unflushed,
+}
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for Limits {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
         let ms = |d: Duration| d.as_millis().min(i32::MAX as u128);
+        // A durable pool keeps the server's setting, which may be stronger
+        // than `on` (`remote_apply` with a synchronous standby).
+        let commit = match self.commit {
+            Commit::Durable => "",
+            Commit::Unflushed => "; SET synchronous_commit = off",
+        };
         conn.batch_execute(&format!(
             "SET statement_timeout = {}; SET lock_timeout = {}; \
-             SET idle_in_transaction_session_timeout = {}",
-            ms(self.0.statement_timeout),
-            ms(self.0.lock_timeout),
-            ms(self.0.idle_in_transaction_timeout),
+             SET idle_in_transaction_session_timeout = {}{commit}",
+            ms(self.limits.statement_timeout),
+            ms(self.limits.lock_timeout),
+            ms(self.limits.idle_in_transaction_timeout),
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }

@@ -11,7 +11,8 @@
 //! once without publishing a row twice concurrently, and no database
 //! connection is held while waiting for the broker. (A crash between the
 //! broker's ack and marking the row can publish it again later; consumers are
-//! idempotent.)
+//! idempotent.) For the same reason its claims and marks are soft state: they
+//! commit on a pool that does not wait for the disk (`Db::soft_state`).
 
 use std::sync::Arc;
 use std::time::Duration;
