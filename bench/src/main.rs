@@ -18,6 +18,7 @@ mod pgbench;
 mod phases;
 mod procs;
 mod render;
+mod scrape;
 mod stack;
 mod webhooks;
 

@@ -90,7 +90,12 @@ impl Stack {
         Ok((p, addr))
     }
 
-    pub async fn reconciler(&self, sandbox_url: &str, concurrency: usize) -> Result<Proc, String> {
+    /// A reconciler and the base URL of its ops endpoints (`/metrics`).
+    pub async fn reconciler(
+        &self,
+        sandbox_url: &str,
+        concurrency: usize,
+    ) -> Result<(Proc, String), String> {
         let port = free_port()?;
         let mut env = self.product_env(Some(sandbox_url));
         env.push(kv("RECONCILER_HTTP_ADDR", format!("127.0.0.1:{port}")));
@@ -98,13 +103,9 @@ impl Stack {
         let mut p = self
             .spawner
             .spawn("reconciler", "reconciler", &["run"], &env)?;
-        wait_ready(
-            &mut p,
-            &format!("http://127.0.0.1:{port}/readyz"),
-            Duration::from_secs(60),
-        )
-        .await?;
-        Ok(p)
+        let ops = format!("http://127.0.0.1:{port}");
+        wait_ready(&mut p, &format!("{ops}/readyz"), Duration::from_secs(60)).await?;
+        Ok((p, ops))
     }
 
     /// The fake providers as their own process (so their CPU is counted apart).

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use shared::db::flights::{self, Picked};
 use shared::db::{Db, DbError};
+use shared::metrics::Histogram;
 use shared::providers::webhook::CheckTarget;
 use shared::telemetry::ErrorChain;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -34,11 +35,24 @@ pub struct Picker {
 impl Picker {
     /// Starts the pickers: each takes up to `batch_max` waiting requests into
     /// one statement, with leases of `lease`; at most `backlog` requests wait.
-    pub fn start(db: Db, lease: Duration, batch_max: usize, backlog: usize) -> Self {
+    /// Each statement's size goes to `sizes`.
+    pub fn start(
+        db: Db,
+        lease: Duration,
+        batch_max: usize,
+        backlog: usize,
+        sizes: Histogram,
+    ) -> Self {
         let (queue, rx) = mpsc::channel(backlog.max(1));
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..PICKERS {
-            tokio::spawn(pick_loop(db.clone(), rx.clone(), lease, batch_max.max(1)));
+            tokio::spawn(pick_loop(
+                db.clone(),
+                rx.clone(),
+                lease,
+                batch_max.max(1),
+                sizes.clone(),
+            ));
         }
         Self { queue }
     }
@@ -61,8 +75,10 @@ async fn pick_loop(
     queue: Arc<Mutex<mpsc::Receiver<Ask>>>,
     lease: Duration,
     batch_max: usize,
+    sizes: Histogram,
 ) {
     while let Some(asks) = crate::batch::next(&queue, batch_max).await {
+        sizes.observe(asks.len() as f64);
         let (wanted, replies): (Vec<_>, Vec<_>) = asks
             .into_iter()
             .map(|a| ((a.target, a.ticket), a.reply))

@@ -43,12 +43,17 @@ pub async fn context(config: Config, name: &str) -> Result<Arc<Ctx>, StartError>
         config.reconciler_writers,
         config.reconciler_batch_max,
         usize::from(config.reconciler_concurrency),
+        parts
+            .metrics
+            .reconciler_batch
+            .with_label_values(&["commit"]),
     );
     let picks = Picker::start(
         parts.soft_db.clone(),
         shared::db::flights::lease_for(config.provider_timeout),
         config.reconciler_batch_max,
         usize::from(config.reconciler_concurrency),
+        parts.metrics.reconciler_batch.with_label_values(&["lease"]),
     );
     Ok(Arc::new(Ctx {
         config: Arc::new(config),

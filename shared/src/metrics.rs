@@ -1,9 +1,9 @@
 //! Prometheus metrics. One [`Metrics`] per process, passed where needed (not a
 //! global), so parallel tests each read their own counters.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+/// What the reconciler's batch loops observe their sizes into (tests build their own).
+pub use prometheus::{Histogram, HistogramOpts};
 
 pub struct Metrics {
     registry: Registry,
@@ -18,6 +18,9 @@ pub struct Metrics {
     pub events_processed: IntCounterVec,
     pub provider_calls: HistogramVec,
     pub ingress_batch: prometheus::Histogram,
+    /// Checks per reconciler group commit (`stage="commit"`) and per lease
+    /// statement (`stage="lease"`): how much batching the load is buying.
+    pub reconciler_batch: HistogramVec,
     pub retries: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub orders_by_state: IntGaugeVec,
@@ -84,6 +87,17 @@ impl Metrics {
         .unwrap_or_else(|e| panic!("metric ingress_batch_size: {e}"));
         r.register(Box::new(ingress_batch.clone()))
             .unwrap_or_else(|e| panic!("register ingress_batch_size: {e}"));
+        let reconciler_batch = HistogramVec::new(
+            HistogramOpts::new(
+                "reconciler_batch_size",
+                "Checks per reconciler group commit (stage=commit) and per flight-lease statement (stage=lease)",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            &["stage"],
+        )
+        .unwrap_or_else(|e| panic!("metric reconciler_batch_size: {e}"));
+        r.register(Box::new(reconciler_batch.clone()))
+            .unwrap_or_else(|e| panic!("register reconciler_batch_size: {e}"));
         let provider_create_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "provider_create_seconds",
@@ -104,6 +118,7 @@ impl Metrics {
                 &["provider", "outcome"],
             ),
             ingress_batch,
+            reconciler_batch,
             webhooks_received: counter(
                 &r,
                 "webhooks_received_total",

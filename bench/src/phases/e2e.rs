@@ -134,7 +134,7 @@ pub async fn e2e(
         .await
         .map_err(|e| e.to_string())?;
     db::insert_orders(&stack.db_url, ids.clone(), AMOUNT).await?;
-    let mut rec = stack.reconciler(&sandbox_url, concurrency).await?;
+    let (mut rec, _) = stack.reconciler(&sandbox_url, concurrency).await?;
     let (mut api, addr) = stack.webhook_api(Some(&sandbox_url)).await?;
 
     progress(format!(

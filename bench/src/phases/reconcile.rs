@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{POLL_UNDER_LOAD, fresh, mb, progress, usage_json};
 use crate::cpu::{self, round1, round2};
 use crate::stack::STOP_GRACE;
-use crate::{broker, cost, db};
+use crate::{broker, cost, db, scrape};
 
 /// Creates `n` Mono intents in the sandbox, already `account_credited`
 /// (delivering no webhook), and returns their ids.
@@ -81,7 +81,7 @@ pub(super) async fn reconciler_run(
     // Idle baseline: the reconciler with nothing to do.
     let mut idle_rss_kb = 0;
     if idle_rss {
-        let idle = stack.reconciler(&sandbox_url, concurrency).await?;
+        let (idle, _) = stack.reconciler(&sandbox_url, concurrency).await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         idle_rss_kb = idle.rss_kb();
         let _ = idle.stop(STOP_GRACE).await;
@@ -98,11 +98,13 @@ pub(super) async fn reconciler_run(
     let before = cpu::snapshot(&named_base);
     let wall = Instant::now();
     let mut recs = Vec::with_capacity(processes);
+    let mut ops = Vec::with_capacity(processes);
     let mut named = named_base.clone();
     for k in 1..=processes {
-        let rec = stack.reconciler(&sandbox_url, concurrency).await?;
+        let (rec, url) = stack.reconciler(&sandbox_url, concurrency).await?;
         named.push((instance_name("reconciler", k, processes), rec.pid));
         recs.push(rec);
+        ops.push(url);
     }
     let ready_secs = wall.elapsed().as_secs_f64();
     let in_flight = concurrency * processes;
@@ -134,6 +136,11 @@ pub(super) async fn reconciler_run(
     let wall_secs = wall.elapsed().as_secs_f64();
     // CPU is attributed before the reconciler's own start time is excluded from it.
     let cpu_report = cpu::between(&before, &cpu::snapshot(&named));
+    let mut texts = Vec::with_capacity(ops.len());
+    for url in &ops {
+        texts.extend(scrape::metrics_text(url).await);
+    }
+    let batches = scrape::batch_sizes(&texts);
     let mut usages = Vec::with_capacity(processes);
     for rec in recs {
         usages.push(rec.stop(STOP_GRACE).await);
@@ -174,6 +181,7 @@ pub(super) async fn reconciler_run(
         "reconciler_idle_rss_mb": mb(idle_rss_kb),
         "cpu": cpu_report,
         "cost": cost,
+        "batches": batches,
     }))
 }
 
@@ -214,7 +222,7 @@ fn curve_point(run: &Value) -> Value {
     json!({
         "concurrency": run["in_flight"], "events": run["processed"], "rate": run["rate"],
         "bound": run["bound"], "ratio_to_bound": run["ratio_to_bound"],
-        "cpu": run["cpu"], "cost": run["cost"],
+        "cpu": run["cpu"], "cost": run["cost"], "batches": run["batches"],
     })
 }
 

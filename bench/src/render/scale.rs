@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::details::cpu_line;
-use super::{f, int, latest, ratio};
+use super::{f, int, latest, ms, ratio};
 use crate::cost::{GROUPS, OTHER};
 
 /// A level must gain at least this much on the one before to count as scaling.
@@ -118,6 +118,17 @@ pub fn top_process(cpu: &Value) -> Option<(String, f64)> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// Mean checks per group commit and per lease statement (`reconciler_batch_size`),
+/// or a dash for a run that did not record them.
+fn batch_means(batches: &Value) -> String {
+    let mean = |stage: &str| {
+        batches[stage]["mean"]
+            .as_f64()
+            .map_or_else(|| "—".to_owned(), |m| format!("{m:.1}"))
+    };
+    format!("{} / {}", mean("commit"), mean("lease"))
+}
+
 pub(super) fn curve_section(results: &[Value]) -> String {
     let Some(r) = latest(results, "reconciler") else {
         return String::new();
@@ -127,17 +138,19 @@ pub(super) fn curve_section(results: &[Value]) -> String {
         return String::new();
     }
     let mut s = format!(
-        "\n### P3 curve: more checks in flight (provider {} ms)\n\n| in flight | events | events/s | bound | % of bound | CPU per process |\n|---|---|---|---|---|---|\n",
+        "\n### P3 curve: more checks in flight (provider {} ms)\n\n| in flight | events | events/s | bound | % of bound | CPU-ms per check | checks per group commit / per lease statement | CPU per process |\n|---|---|---|---|---|---|---|---|\n",
         r["provider_latency_ms"]
     );
     for p in &points {
         s.push_str(&format!(
-            "| {} | {} | {} | {}/s | {:.0} % | {} |\n",
+            "| {} | {} | {} | {}/s | {:.0} % | {} | {} | {} |\n",
             p["concurrency"],
             int(f(&p["events"])),
             int(f(&p["rate"])),
             int(f(&p["bound"])),
             100.0 * f(&p["ratio_to_bound"]),
+            ms(f(&p["cost"]["total_cpu_ms_per_event"])),
+            batch_means(&p["batches"]),
             cpu_line(&p["cpu"])
         ));
     }
@@ -288,6 +301,28 @@ mod tests {
             "reconciler": {"pct_of_machine": 30.0}, "other: rustc": {"pct_of_machine": 60.0}}});
         assert_eq!(top_process(&cpu), Some(("postgresql".to_owned(), 48.0)));
         assert_eq!(top_process(&json!({})), None);
+    }
+
+    #[test]
+    fn the_curve_shows_each_level_s_cost_and_batch_sizes() {
+        let point = |c: u64, rate: f64, cost: f64, batches: Value| {
+            json!({"concurrency": c, "events": 1000, "rate": rate, "bound": c as f64 * 20.0,
+                "ratio_to_bound": rate / (c as f64 * 20.0), "cpu": {},
+                "cost": {"total_cpu_ms_per_event": cost}, "batches": batches})
+        };
+        let run = json!({"phase": "reconciler", "provider_latency_ms": 50, "curve": [
+            point(64, 866.0, 2.18, json!({"commit": {"mean": 3.24}, "lease": {"mean": 2.5}})),
+            point(128, 1089.0, 1.8, Value::Null),
+        ]});
+        let s = curve_section(&[run]);
+        assert!(
+            s.contains("| 64 | 1,000 | 866 | 1,280/s | 68 % | 2.18 | 3.2 / 2.5 |"),
+            "{s}"
+        );
+        assert!(
+            s.contains("| 128 | 1,000 | 1,089 | 2,560/s | 43 % | 1.80 | — / — |"),
+            "{s}"
+        );
     }
 
     #[test]

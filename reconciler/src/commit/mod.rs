@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use diesel::{Connection, PgConnection};
 use shared::db::{Db, DbError};
+use shared::metrics::Histogram;
 use shared::telemetry::ErrorChain;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -90,12 +91,23 @@ pub struct Committer {
 impl Committer {
     /// Starts `writers` writer tasks committing up to `batch_max` items per
     /// transaction; at most `backlog` items wait for a writer (the consumer's
-    /// prefetch already bounds them).
-    pub fn start(db: Db, writers: usize, batch_max: usize, backlog: usize) -> Self {
+    /// prefetch already bounds them). Each batch's size goes to `sizes`.
+    pub fn start(
+        db: Db,
+        writers: usize,
+        batch_max: usize,
+        backlog: usize,
+        sizes: Histogram,
+    ) -> Self {
         let (queue, rx) = mpsc::channel(backlog.max(1));
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..writers.max(1) {
-            tokio::spawn(write_loop(db.clone(), rx.clone(), batch_max.max(1)));
+            tokio::spawn(write_loop(
+                db.clone(),
+                rx.clone(),
+                batch_max.max(1),
+                sizes.clone(),
+            ));
         }
         Self { queue }
     }
@@ -131,9 +143,15 @@ impl Committer {
     }
 }
 
-async fn write_loop(db: Db, queue: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>, batch_max: usize) {
+async fn write_loop(
+    db: Db,
+    queue: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>,
+    batch_max: usize,
+    sizes: Histogram,
+) {
     // One writer collects at a time; the others are committing meanwhile.
     while let Some(jobs) = crate::batch::next(&queue, batch_max).await {
+        sizes.observe(jobs.len() as f64);
         // Jobs dropped unsettled (no connection, a panic) answer their callers
         // with a retryable error (`batch::ask`).
         if let Err(e) = db

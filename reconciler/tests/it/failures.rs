@@ -38,6 +38,17 @@ async fn a_provider_500_twice_then_200_ends_paid() {
         metrics.contains(r#"reconciler_retries_total{provider="mono"} 2"#),
         "{metrics}"
     );
+    // Each of the three checks took its lease through the pickers and stored
+    // what it found through the group commit, both observed on /metrics.
+    let sample = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+    };
+    assert!(sample(r#"reconciler_batch_size_sum{stage="lease"}"#) >= 3.0);
+    assert!(sample(r#"reconciler_batch_size_count{stage="commit"}"#) >= 1.0);
 }
 
 #[tokio::test]

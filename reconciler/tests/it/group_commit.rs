@@ -8,12 +8,18 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::BigInt;
 use reconciler::commit::Committer;
 use shared::db::DbError;
+use shared::metrics::{Histogram, HistogramOpts};
 use shared::testing::TestDb;
 
 #[derive(diesel::QueryableByName)]
 struct Xid {
     #[diesel(sql_type = BigInt)]
     xid: i64,
+}
+
+/// A histogram for the batch sizes, read by the test that cares.
+fn sizes() -> Histogram {
+    Histogram::with_opts(HistogramOpts::new("commit_batch", "test")).unwrap()
 }
 
 fn scratch() -> TestDb {
@@ -75,7 +81,8 @@ fn submit(
 #[tokio::test]
 async fn one_failing_event_in_a_group_does_not_fail_the_others() {
     let db = scratch();
-    let commits = Committer::start(db.db(), 1, 16, 64);
+    let batches = sizes();
+    let commits = Committer::start(db.db(), 1, 16, 64, batches.clone());
     let held = hold_the_writer(&commits);
     tokio::time::sleep(Duration::from_millis(150)).await;
     let tasks: Vec<_> = (0..5)
@@ -96,6 +103,10 @@ async fn one_failing_event_in_a_group_does_not_fail_the_others() {
     );
     // The failed event's own insert was rolled back with its savepoint; the others committed.
     assert_eq!(stored(&db), vec![0, 1, 3, 4]);
+    // `reconciler_batch_size{stage="commit"}`: the holder alone, then the five
+    // together (counted once, though they ran twice).
+    assert_eq!(batches.get_sample_count(), 2);
+    assert_eq!(batches.get_sample_sum(), 6.0);
 }
 
 /// A crash before the group's commit (here: its connection dies mid-batch)
@@ -104,7 +115,7 @@ async fn one_failing_event_in_a_group_does_not_fail_the_others() {
 #[tokio::test]
 async fn a_group_that_cannot_commit_answers_every_event_with_an_error_and_commits_nothing() {
     let db = scratch();
-    let commits = Committer::start(db.db(), 1, 16, 64);
+    let commits = Committer::start(db.db(), 1, 16, 64, sizes());
     let held = hold_the_writer(&commits);
     tokio::time::sleep(Duration::from_millis(150)).await;
     let tasks: Vec<_> = (0..5)
@@ -130,7 +141,7 @@ async fn a_group_that_cannot_commit_answers_every_event_with_an_error_and_commit
 #[tokio::test]
 async fn an_answer_comes_only_after_the_commit() {
     let db = scratch();
-    let commits = Committer::start(db.db(), 2, 16, 64);
+    let commits = Committer::start(db.db(), 2, 16, 64, sizes());
     let c = commits.clone();
     let url = db.url.clone();
     let seen_inside = c
@@ -166,7 +177,7 @@ async fn deferred_writes_commit_with_their_own_check_only() {
     use shared::domain::Provider;
     use shared::providers::check::RecordedCall;
     let db = scratch();
-    let commits = Committer::start(db.db(), 1, 16, 64);
+    let commits = Committer::start(db.db(), 1, 16, 64, sizes());
     let held = hold_the_writer(&commits);
     tokio::time::sleep(Duration::from_millis(150)).await;
     let tasks: Vec<_> = (0..4)

@@ -9,6 +9,7 @@ use reconciler::pick::Picker;
 use shared::db::flights::Picked;
 use shared::db::{Db, DbError};
 use shared::domain::Provider;
+use shared::metrics::{Histogram, HistogramOpts};
 use shared::providers::webhook::CheckTarget;
 use shared::testing::TestDb;
 
@@ -22,10 +23,15 @@ fn target(id: &str) -> CheckTarget {
 
 /// Asks for the leases of `ids` at once while the pool's only connection is
 /// held, so every request queues and, once it is free, the two pickers have
-/// split the whole queue between them. The answers, in the order asked.
-async fn picked_together(test_db: &TestDb, ids: &[String]) -> Vec<Result<Picked, DbError>> {
+/// split the whole queue between them. The answers, in the order asked, and
+/// the size of each lease statement as the metric saw it.
+async fn picked_together(
+    test_db: &TestDb,
+    ids: &[String],
+) -> (Vec<Result<Picked, DbError>>, Histogram) {
     let db = Db::new(&test_db.url, 1, Duration::from_secs(10));
-    let picks = Picker::start(db.clone(), Duration::from_secs(60), 64, 64);
+    let sizes = Histogram::with_opts(HistogramOpts::new("lease_batch", "test")).unwrap();
+    let picks = Picker::start(db.clone(), Duration::from_secs(60), 64, 64, sizes.clone());
     let (hold, release) = tokio::sync::oneshot::channel::<()>();
     let holder = tokio::spawn({
         let db = db.clone();
@@ -52,7 +58,7 @@ async fn picked_together(test_db: &TestDb, ids: &[String]) -> Vec<Result<Picked,
     for ask in asks {
         answers.push(ask.await.unwrap());
     }
-    answers
+    (answers, sizes)
 }
 
 #[tokio::test]
@@ -62,7 +68,7 @@ async fn checks_starting_together_share_one_statement_and_each_get_their_own_ans
         .map(|i| format!("cint_{i}"))
         .chain(["cint_3".to_owned()])
         .collect();
-    let answers = picked_together(&test_db, &ids).await;
+    let (answers, sizes) = picked_together(&test_db, &ids).await;
     let run = answers
         .iter()
         .filter(|a| matches!(a, Ok(Picked::Run { .. })))
@@ -89,6 +95,13 @@ async fn checks_starting_together_share_one_statement_and_each_get_their_own_ans
     .unwrap()
     .n;
     assert!(statements <= 2, "21 picks took {statements} statements");
+    // `reconciler_batch_size{stage="lease"}` shows the same.
+    assert_eq!(sizes.get_sample_sum(), 21.0);
+    assert!(
+        sizes.get_sample_count() <= 2,
+        "{}",
+        sizes.get_sample_count()
+    );
 }
 
 /// A request the database refuses (here an object id PostgreSQL cannot store)
@@ -97,7 +110,7 @@ async fn checks_starting_together_share_one_statement_and_each_get_their_own_ans
 async fn a_request_the_database_refuses_does_not_fail_the_others_in_its_batch() {
     let test_db = TestDb::create();
     let ids = ["cint_a", "cint_\0bad", "cint_b"].map(str::to_owned);
-    let answers = picked_together(&test_db, &ids).await;
+    let (answers, _) = picked_together(&test_db, &ids).await;
     assert!(matches!(answers[0], Ok(Picked::Run { .. })), "{answers:?}");
     assert!(answers[1].is_err(), "{answers:?}");
     assert!(matches!(answers[2], Ok(Picked::Run { .. })), "{answers:?}");
