@@ -1,7 +1,6 @@
 //! The long-running reconciler: consumer, dead-letter archiver, sweeper,
 //! outbox relay and operator endpoints, started together and stopped together.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -71,7 +70,7 @@ pub async fn context(config: Config, name: &str) -> Result<Arc<Ctx>, StartError>
 impl Worker {
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let addr = config.reconciler_http_addr;
-        let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind {
+        let listener = shared::listen::bind(addr).map_err(|source| StartError::Bind {
             addr: addr.to_string(),
             source,
         })?;

@@ -23,7 +23,7 @@ pub mod scenario;
 mod state;
 mod webhooks;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
@@ -97,7 +97,10 @@ impl RunningSandbox {
 
 /// Binds (use "127.0.0.1:0" for a free port) and starts serving in the background (tokio::spawn the actix Server).
 pub async fn start(config: SandboxConfig, addr: &str) -> std::io::Result<RunningSandbox> {
-    let listener = TcpListener::bind(addr)?;
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(addr)?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{addr} names no address")))?;
+    let listener = shared::listen::bind(addr)?;
     let local = listener.local_addr()?;
     // Fail now rather than on the first webhook if no HTTP client can be built.
     shared::http::client(

@@ -12,6 +12,7 @@ pub mod evidence;
 pub(crate) mod fuzz_support;
 pub mod health;
 pub mod http;
+pub mod listen;
 pub mod metrics;
 pub mod providers;
 pub mod queue;

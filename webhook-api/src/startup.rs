@@ -1,6 +1,5 @@
 //! Building and running the HTTP server; tests start it the same way on port 0.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,7 +63,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         // Bind first: a port in use fails at once, before migrations run.
         let listener =
-            TcpListener::bind(config.http_addr).map_err(|source| StartupError::Bind {
+            shared::listen::bind(config.http_addr).map_err(|source| StartupError::Bind {
                 addr: config.http_addr.to_string(),
                 source,
             })?;
