@@ -78,9 +78,10 @@ impl Application {
         );
         let broker = parts.broker.clone();
         // Reports get connections of their own, one per slot, with the long
-        // statement timeout; the API pool keeps its short one.
+        // statement timeout, on the replica when one is configured; the API
+        // pool keeps its short one.
         let report_db = Db::with_limits(
-            config.database_url.expose(),
+            config.report_database_url().expose(),
             config.ops.report_concurrency,
             Duration::from_secs(3),
             config.ops.report_limits,

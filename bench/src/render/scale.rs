@@ -272,7 +272,7 @@ pub(super) fn beyond_one_machine(results: &[Value]) -> String {
         line(f(&rec["reconciler"]))
     ));
     s.push_str(&format!(
-        "- **PostgreSQL primary** (every write: inbox, outbox, order, history): {}. This is the one part that does not scale out by adding processes: the primary must be sized for it (more cores, faster commit storage), and everything read-only moves off it. **Replicas for reports**: the P5 CSV report is a read-only scan of one day, so it runs on a streaming replica and costs the primary nothing; dashboards and the evidence endpoints likewise (a replica connection string for the report command is a product knob this run does not have yet).\n",
+        "- **PostgreSQL primary** (every write: inbox, outbox, order, history): {}. This is the one part that does not scale out by adding processes: the primary must be sized for it (more cores, faster commit storage), and everything read-only moves off it. **Replicas for reports**: the P5 CSV report is a read-only scan of one day, so it runs on a streaming replica (`DATABASE_REPORT_URL`) and costs the primary nothing; dashboards could follow it there.\n",
         line(pg)
     ));
     s.push_str(&format!(

@@ -54,7 +54,7 @@ pub(super) async fn report(args: ReportArgs) -> ExitCode {
         Err(code) => return code,
     };
     let scope = Scope { date, provider };
-    let url = config.database_url.expose().to_owned();
+    let url = config.report_database_url().expose().to_owned();
     let started = Instant::now();
     let to_stdout = output == "-";
     let shown = output.clone();

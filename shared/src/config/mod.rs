@@ -48,6 +48,9 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: Secret,
+    /// Where reports read (`DATABASE_REPORT_URL`): a streaming replica, so a
+    /// day's export costs the primary nothing. Unset: `database_url`.
+    pub report_database_url: Option<Secret>,
     pub database_pool_size: u32,
     pub amqp_url: Secret,
     /// Prefix for every exchange and queue name; empty in production. Lets two
@@ -93,20 +96,37 @@ pub struct Config {
     pub ops: OpsConfig,
 }
 
+/// `url` if it names a PostgreSQL server (the only scheme libpq and diesel take here).
+fn postgres_url(name: &'static str, url: String) -> Result<String, ConfigError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url)
+    } else {
+        Err(err(name, "must start with postgres:// or postgresql://"))
+    }
+}
+
 impl Config {
+    /// The database reports read: `DATABASE_REPORT_URL`, else `DATABASE_URL`.
+    pub fn report_database_url(&self) -> &Secret {
+        self.report_database_url
+            .as_ref()
+            .unwrap_or(&self.database_url)
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_source(&Env)
     }
 
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let r = Reader(source);
-        let database_url = r.string("DATABASE_URL", DEFAULT_DATABASE_URL);
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(err(
-                "DATABASE_URL",
-                "must start with postgres:// or postgresql://",
-            ));
-        }
+        let database_url = postgres_url(
+            "DATABASE_URL",
+            r.string("DATABASE_URL", DEFAULT_DATABASE_URL),
+        )?;
+        let report_database_url = r
+            .opt("DATABASE_REPORT_URL")
+            .map(|url| postgres_url("DATABASE_REPORT_URL", url))
+            .transpose()?;
         let amqp_url = r.string("AMQP_URL", DEFAULT_AMQP_URL);
         if !(amqp_url.starts_with("amqp://") || amqp_url.starts_with("amqps://")) {
             return Err(err("AMQP_URL", "must start with amqp:// or amqps://"));
@@ -145,6 +165,7 @@ impl Config {
         };
         Ok(Self {
             database_url: Secret::new(database_url),
+            report_database_url: report_database_url.map(Secret::new),
             database_pool_size: r.number("DATABASE_POOL_SIZE", 16, 1..=512)?,
             amqp_url: Secret::new(amqp_url),
             amqp_name_prefix: prefix,

@@ -47,12 +47,27 @@ fn malformed_values_name_the_variable() {
         ("MONO_API_URL", "not a url"),
         ("API_KEYS", "boss:abcdefghij"),
         ("DATABASE_URL", "mysql://x"),
+        ("DATABASE_REPORT_URL", "replica:5432"),
         ("RETRY_DELAYS_SECS", "5,x"),
         ("SWEEP_INTERVAL_SECS", "-1"),
     ] {
         let e = Config::from_source(&source(&[(var, value)])).unwrap_err();
         assert_eq!(e.variable, var, "{e}");
     }
+}
+
+#[test]
+fn reports_read_the_replica_when_one_is_named() {
+    let c = Config::from_source(&source(&[])).unwrap();
+    assert_eq!(c.report_database_url().expose(), DEFAULT_DATABASE_URL);
+    let replica = "postgres://reader:s3cret@replica:5432/pse";
+    let c = Config::from_source(&source(&[("DATABASE_REPORT_URL", replica)])).unwrap();
+    assert_eq!(c.report_database_url().expose(), replica);
+    assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "the password stays out of Debug"
+    );
 }
 
 #[test]

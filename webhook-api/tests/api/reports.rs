@@ -909,3 +909,82 @@ async fn csv_cells_never_start_a_formula() {
         "=HYPERLINK(\"http://x\")"
     );
 }
+
+/// With `DATABASE_REPORT_URL` set, reports read that database (a streaming
+/// replica in production) and nothing else: here a second database holds an
+/// order the primary does not, and only that order is reported.
+#[tokio::test]
+async fn reports_read_the_database_report_url_names() {
+    let replica = shared::testing::TestDb::create();
+    let app = spawn_app_with(&[("DATABASE_REPORT_URL", &replica.url)]).await;
+    Fixture::new(&app).order(
+        "ORD-PRIMARY",
+        "mono",
+        10_000,
+        "paid",
+        "2026-11-20T15:00:00Z",
+        Some(10_000),
+    );
+    let mut on_replica = Fixture {
+        conn: replica.connect(),
+    };
+    on_replica.order(
+        "ORD-REPLICA",
+        "mono",
+        20_000,
+        "paid",
+        "2026-11-20T15:00:00Z",
+        Some(20_000),
+    );
+    let v = json_report(&app, &format!("date={DAY}&format=json")).await;
+    let refs: Vec<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["reference"].as_str())
+        .collect();
+    assert_eq!(refs, ["ORD-REPLICA"]);
+    let csv = report(&app, &format!("date={DAY}&format=csv"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("ORD-REPLICA") && !csv.contains("ORD-PRIMARY"),
+        "{csv}"
+    );
+    // The API itself still reads the primary.
+    let r = app.get_as(FINANCE_KEY, "/v1/orders/ORD-PRIMARY").await;
+    assert_eq!(r.status(), 200);
+}
+
+/// A report replica that cannot be reached fails reports alone, with a 503 the
+/// client may retry; the API and readiness, on the primary, carry on.
+#[tokio::test]
+async fn an_unreachable_report_replica_fails_reports_only() {
+    let app = spawn_app_with(&[(
+        "DATABASE_REPORT_URL",
+        "postgres://postgres@127.0.0.1:1/nowhere?connect_timeout=1",
+    )])
+    .await;
+    Fixture::new(&app).order(
+        "ORD-PRIMARY",
+        "mono",
+        10_000,
+        "paid",
+        "2026-11-20T15:00:00Z",
+        Some(10_000),
+    );
+    let r = report(&app, &format!("date={DAY}&format=csv")).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    assert_eq!(
+        app.get_as(FINANCE_KEY, "/v1/orders/ORD-PRIMARY")
+            .await
+            .status(),
+        200
+    );
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}
