@@ -678,3 +678,30 @@ async fn a_caller_waits_for_a_free_connection_no_longer_than_the_check_out_timeo
     // Once it is free, the next caller gets it.
     db.run(|conn| shared::db::ping(conn)).await.unwrap();
 }
+
+/// A sign-out is kept only while its session could still be presented: the
+/// next sign-out deletes the ones whose token has expired, so the table stays
+/// as small as one session lifetime's sign-outs. Signing out twice is one row.
+#[test]
+fn console_sign_outs_are_kept_until_their_session_expires() {
+    use shared::db::console_signouts::{is_signed_out, record};
+    let db = TestDb::create();
+    let mut conn = db.connect();
+    let now = chrono::Utc::now();
+    let (old, live) = ("a".repeat(32), "b".repeat(32));
+    record(&mut conn, &old, now - chrono::Duration::minutes(1)).unwrap();
+    assert!(is_signed_out(&mut conn, &old).unwrap());
+    record(&mut conn, &live, now + chrono::Duration::hours(8)).unwrap();
+    record(&mut conn, &live, now + chrono::Duration::hours(8)).unwrap();
+    assert!(
+        !is_signed_out(&mut conn, &old).unwrap(),
+        "purged once expired"
+    );
+    assert!(is_signed_out(&mut conn, &live).unwrap());
+    assert!(!is_signed_out(&mut conn, &"c".repeat(32)).unwrap());
+    let rows: i64 =
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM console_signouts")
+            .get_result(&mut conn)
+            .unwrap();
+    assert_eq!(rows, 1);
+}

@@ -2,6 +2,7 @@
 //! blocking pool via [`Db::run`], so no async worker thread ever waits on the database.
 
 pub mod checks;
+pub mod console_signouts;
 pub mod dead_letters;
 pub mod evidence;
 pub mod exceptions;

@@ -7,7 +7,9 @@
 //! ends its sessions at the next restart. Nothing is stored server-side; the token
 //! carries its own expiry ([`LIFETIME`]). CSRF tokens are an HMAC of the session id.
 
-use std::future::{Ready, ready};
+use std::future::ready;
+
+use futures_util::future::LocalBoxFuture;
 
 use actix_web::http::header::{COOKIE, HeaderMap, ORIGIN, REFERER};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -114,6 +116,8 @@ impl SessionKey {
             role: key.role,
             name: claims.name,
             csrf,
+            sid: claims.sid,
+            expires_at: claims.exp,
         })
     }
 }
@@ -140,6 +144,10 @@ pub struct Session {
     pub name: String,
     /// The token every form of this session carries.
     pub csrf: String,
+    /// The session's id, and when its token expires (unix seconds): what
+    /// **Sign out** records so that no copy of the cookie is honoured again.
+    sid: String,
+    expires_at: i64,
 }
 
 impl std::fmt::Debug for Session {
@@ -152,6 +160,16 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
+    /// Ends this session for every instance until its token expires
+    /// (`console_signouts`); the caller then clears the cookie.
+    pub async fn sign_out(&self, db: &shared::db::Db) -> Result<(), shared::db::DbError> {
+        let sid = self.sid.clone();
+        let until =
+            chrono::DateTime::from_timestamp(self.expires_at, 0).unwrap_or_else(chrono::Utc::now);
+        db.run(move |conn| shared::db::console_signouts::record(conn, &sid, until))
+            .await
+    }
+
     /// Recorded as who resolved an exception, exactly as the JSON API records an API key
     /// (`crate::auth::Caller::label`): `finance:ana`.
     pub fn label(&self) -> String {
@@ -232,19 +250,39 @@ pub fn now() -> i64 {
 
 /// Pages behind the login take a `Session`; without a valid one the request is
 /// redirected to the login page (303), never answered with the API's JSON 401.
+///
+/// Only a cookie whose MAC, expiry and key check out costs a database read (is
+/// it signed out?); anything forged or stale is refused before any I/O. When
+/// that read fails the page is a 503: a signed-out session is never honoured
+/// because the database could not say so.
 impl FromRequest for Session {
     type Error = ConsoleError;
-    type Future = Ready<Result<Self, ConsoleError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let session = req.app_data::<web::Data<AppState>>().and_then(|state| {
-            let token = cookie(req.headers(), COOKIE_NAME)?;
+        let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+            return Box::pin(ready(Err(ConsoleError::LoginRequired)));
+        };
+        let Some(session) = cookie(req.headers(), COOKIE_NAME).and_then(|token| {
             state
                 .console
                 .key
                 .verify(token, &state.config.api_keys, now())
-        });
-        ready(session.ok_or(ConsoleError::LoginRequired))
+        }) else {
+            return Box::pin(ready(Err(ConsoleError::LoginRequired)));
+        };
+        Box::pin(async move {
+            let sid = session.sid.clone();
+            let signed_out = state
+                .db
+                .run(move |conn| shared::db::console_signouts::is_signed_out(conn, &sid))
+                .await?;
+            if signed_out {
+                Err(ConsoleError::LoginRequired)
+            } else {
+                Ok(session)
+            }
+        })
     }
 }
 

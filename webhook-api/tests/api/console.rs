@@ -180,6 +180,74 @@ async fn login_refuses_wrong_and_merchant_keys_and_sets_a_secure_cookie() {
     );
 }
 
+/// Sign out ends the session itself, not just the browser's cookie: a copy of
+/// the cookie is refused afterwards, by this instance and by another one behind
+/// the same load balancer, while another session of the same key carries on.
+#[tokio::test]
+async fn a_copied_cookie_is_refused_everywhere_after_sign_out() {
+    let app = spawn_app_with(&[(
+        "CONSOLE_SESSION_SECRET",
+        "a-console-secret-of-at-least-32-bytes!!",
+    )])
+    .await;
+    let other = start_another(&app).await;
+    let cookie = session(&app).await;
+    let second = session(&app).await;
+    let on_other = |cookie: &str| {
+        client()
+            .get(format!("{other}/console/exceptions"))
+            .header(COOKIE, cookie)
+            .send()
+    };
+    assert_eq!(on_other(&cookie).await.unwrap().status(), StatusCode::OK);
+    let html = get(&app, Some(&cookie), "/console/exceptions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let out = client()
+        .post(app.url("/console/logout"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf_of(&html))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    for r in [
+        get(&app, Some(&cookie), "/console/exceptions").await,
+        on_other(&cookie).await.unwrap(),
+    ] {
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "back to the login");
+        assert_eq!(r.headers()[LOCATION], "/console/login");
+    }
+    assert_eq!(
+        get(&app, Some(&second), "/console/exceptions")
+            .await
+            .status(),
+        StatusCode::OK,
+        "only the session that signed out ended"
+    );
+    // Signing out again with the dead cookie is refused, and nothing doubles.
+    let again = client()
+        .post(app.url("/console/logout"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf_of(&html))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(again.headers()[LOCATION], "/console/login");
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let rows: N = diesel::sql_query("SELECT count(*) AS n FROM console_signouts")
+        .get_result(&mut app.db.connect())
+        .unwrap();
+    assert_eq!(rows.n, 1);
+}
+
 #[tokio::test]
 async fn failed_logins_are_rate_limited_without_writing_anything() {
     let app = spawn_app().await;
