@@ -44,6 +44,17 @@ async fn get(app: &TestApp, cookie: Option<&str>, path: &str) -> reqwest::Respon
     req.send().await.unwrap()
 }
 
+/// Posts the sign-out form of the page `html` with `cookie`.
+async fn sign_out(app: &TestApp, cookie: &str, html: &str) -> reqwest::Response {
+    client()
+        .post(app.url("/console/logout"))
+        .header(COOKIE, cookie)
+        .form(&[("csrf", csrf_of(html))])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The CSRF token a page's forms carry.
 fn csrf_of(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
@@ -164,13 +175,7 @@ async fn login_refuses_wrong_and_merchant_keys_and_sets_a_secure_cookie() {
     let html = page.text().await.unwrap();
     assert!(html.contains("finance:ana"), "signed in as");
     // Signing out needs the token too, and clears the cookie.
-    let out = client()
-        .post(app.url("/console/logout"))
-        .header(COOKIE, &cookie)
-        .form(&[("csrf", csrf_of(&html))])
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(&app, &cookie, &html).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert!(
         out.headers()[SET_COOKIE]
@@ -205,13 +210,7 @@ async fn a_copied_cookie_is_refused_everywhere_after_sign_out() {
         .text()
         .await
         .unwrap();
-    let out = client()
-        .post(app.url("/console/logout"))
-        .header(COOKIE, &cookie)
-        .form(&[("csrf", csrf_of(&html))])
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(&app, &cookie, &html).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     for r in [
         get(&app, Some(&cookie), "/console/exceptions").await,
@@ -228,13 +227,7 @@ async fn a_copied_cookie_is_refused_everywhere_after_sign_out() {
         "only the session that signed out ended"
     );
     // Signing out again with the dead cookie is refused, and nothing doubles.
-    let again = client()
-        .post(app.url("/console/logout"))
-        .header(COOKIE, &cookie)
-        .form(&[("csrf", csrf_of(&html))])
-        .send()
-        .await
-        .unwrap();
+    let again = sign_out(&app, &cookie, &html).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     assert_eq!(again.headers()[LOCATION], "/console/login");
     #[derive(diesel::QueryableByName)]
