@@ -9,12 +9,12 @@
 //! whose session has expired since.
 
 use chrono::{DateTime, Utc};
+use diesel::PgConnection;
 use diesel::RunQueryDsl as _;
 use diesel::sql_types::{Bool, Text, Timestamptz};
 
 use super::DbError;
 use super::prepared::prepared;
-use diesel::PgConnection;
 
 /// Ends session `sid` (valid until `expires_at`) for every instance. Idempotent:
 /// signing out twice records it once.

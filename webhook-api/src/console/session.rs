@@ -4,8 +4,10 @@
 //! `base64url(json{role, name, key, exp, sid}) "." base64url(HMAC-SHA256(secret, …))`.
 //! `key` is an HMAC fingerprint of the API key, so every request re-checks that the
 //! key is still configured with the same role and name: removing a key from `API_KEYS`
-//! ends its sessions at the next restart. Nothing is stored server-side; the token
-//! carries its own expiry ([`LIFETIME`]). CSRF tokens are an HMAC of the session id.
+//! ends its sessions at the next restart. The token carries its own expiry
+//! ([`LIFETIME_SECS`]); the one thing stored server-side is a sign-out
+//! (`shared::db::console_signouts`), so a copied cookie dies with its session.
+//! CSRF tokens are an HMAC of the session id.
 
 use std::future::ready;
 
