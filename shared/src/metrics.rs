@@ -60,55 +60,64 @@ pub(crate) fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]
     g
 }
 
+pub(crate) fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: &[f64],
+    labels: &[&str],
+) -> HistogramVec {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    registry
+        .register(Box::new(h.clone()))
+        .unwrap_or_else(|e| panic!("register {name}: {e}"));
+    h
+}
+
+/// Sizes of batches that grow with load (at most a few hundred).
+const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 impl Metrics {
     // Metric definitions are constants: a failure here is a programming error
     // caught by every test, hence the panics above.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         let r = Registry::new();
-        let provider_calls = HistogramVec::new(
-            HistogramOpts::new(
-                "provider_call_duration_seconds",
-                "Latency of provider API calls, by provider and HTTP status (or error)",
-            )
-            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        let provider_calls = histogram(
+            &r,
+            "provider_call_duration_seconds",
+            "Latency of provider API calls, by provider and HTTP status (or error)",
+            &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
             &["provider", "status"],
-        )
-        .unwrap_or_else(|e| panic!("metric provider_call_duration_seconds: {e}"));
-        r.register(Box::new(provider_calls.clone()))
-            .unwrap_or_else(|e| panic!("register provider_call_duration_seconds: {e}"));
+        );
         let ingress_batch = prometheus::Histogram::with_opts(
             HistogramOpts::new(
                 "ingress_batch_size",
                 "Webhook deliveries committed per transaction",
             )
-            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            .buckets(BATCH_BUCKETS.to_vec()),
         )
         .unwrap_or_else(|e| panic!("metric ingress_batch_size: {e}"));
         r.register(Box::new(ingress_batch.clone()))
             .unwrap_or_else(|e| panic!("register ingress_batch_size: {e}"));
-        let reconciler_batch = HistogramVec::new(
-            HistogramOpts::new(
-                "reconciler_batch_size",
-                "Checks per reconciler group commit (stage=commit) and per flight-lease statement (stage=lease)",
-            )
-            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        let reconciler_batch = histogram(
+            &r,
+            "reconciler_batch_size",
+            "Checks per reconciler group commit (stage=commit) and per flight-lease statement (stage=lease)",
+            &BATCH_BUCKETS,
             &["stage"],
-        )
-        .unwrap_or_else(|e| panic!("metric reconciler_batch_size: {e}"));
-        r.register(Box::new(reconciler_batch.clone()))
-            .unwrap_or_else(|e| panic!("register reconciler_batch_size: {e}"));
-        let provider_create_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "provider_create_seconds",
-                "Latency of each provider call made to create a payment (POST /v1/payments, sweeper)",
-            )
-            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        );
+        let provider_create_seconds = histogram(
+            &r,
+            "provider_create_seconds",
+            "Latency of each provider call made to create a payment (POST /v1/payments, sweeper)",
+            &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
             &["provider"],
-        )
-        .unwrap_or_else(|e| panic!("metric provider_create_seconds: {e}"));
-        r.register(Box::new(provider_create_seconds.clone()))
-            .unwrap_or_else(|e| panic!("register provider_create_seconds: {e}"));
+        );
         Self {
             provider_create_seconds,
             payments_created: counter(

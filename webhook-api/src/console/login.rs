@@ -141,14 +141,12 @@ pub async fn logout(
     session: Session,
     req: HttpRequest,
     payload: web::Payload,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let f: CsrfForm = super::checked_form(&req, payload, &session).await?;
     drop(f);
     // Recorded before the cookie is cleared: if this fails, the page says so
     // and the user is still signed in, never falsely told they are out.
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ConsoleError::Internal("application state missing".into()))?;
     session.sign_out(&state.db).await?;
     tracing::info!(by = %session.label(), "console sign-out");
     Ok(HttpResponse::SeeOther()
